@@ -1,0 +1,60 @@
+"""Publishing to the county bus from the CLI (department warnings, demo data, replies)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import nats
+
+from fangpin_cli.endpoints import endpoints_file
+from fangpin_contracts.cloudevents import new_event
+from fangpin_contracts.subjects import subject
+from fangpin_kit.bus import headers_for
+
+
+def nats_url(explicit: str | None = None) -> str:
+    if explicit:
+        return explicit
+    import os
+
+    if os.environ.get("FANGPIN_NATS_URL"):
+        return os.environ["FANGPIN_NATS_URL"]
+    path = endpoints_file()
+    if path.exists():
+        return str(json.loads(path.read_text())["nats"])
+    return "nats://127.0.0.1:4222"
+
+
+async def publish_warnings(
+    url: str, county: str, warnings: Iterable[dict[str, Any]], source: str
+) -> tuple[int, int]:
+    """Publish warning payloads; returns (published, duplicates the stream dropped)."""
+    nc = await nats.connect(url, connect_timeout=5)
+    js = nc.jetstream()
+    published = duplicates = 0
+    try:
+        for item in warnings:
+            data = item["data"]
+            event = new_event(
+                domain="warning",
+                event=data["dept"],
+                county=county,
+                source=source,
+                data=data,
+                subject=data["household_id"],
+                event_id=item.get("event_id"),
+            )
+            ack = await js.publish(
+                subject(county, "warning", data["dept"]),
+                event.model_dump_json().encode(),
+                headers=headers_for(event),
+            )
+            if ack.duplicate:
+                duplicates += 1
+            else:
+                published += 1
+    finally:
+        await nc.close()
+    return published, duplicates

@@ -1,0 +1,155 @@
+"""The embedded suite behind `make run`: nats-server from the wheel and the five service processes.
+
+Every child gets PR_SET_PDEATHSIG, so even a SIGKILLed launcher leaves no orphans; on Ctrl-C the
+children are stopped in reverse order and waited for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fangpin_contracts.subjects import SERVICES
+from fangpin_kit.grpcclient import is_serving
+from fangpin_kit.natsserver import EmbeddedNats, free_port
+from fangpin_kit.settings import DEFAULT_GRPC_PORTS
+
+DEFAULT_NATS_PORT = 14222  # not 4222: never collide with a NATS already on the machine
+DEFAULT_MONITOR_PORT = 18222
+
+
+def _die_with_parent() -> None:
+    """In the child: receive SIGTERM when the launcher dies (Linux prctl PR_SET_PDEATHSIG)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)
+    except OSError:
+        pass
+
+
+@dataclass
+class Suite:
+    var_dir: Path
+    county: str = "652827"
+    host: str = "127.0.0.1"
+    services: tuple[str, ...] = SERVICES
+    env: dict[str, str] = field(default_factory=dict)
+    nats: EmbeddedNats | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    ports: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.var_dir / "logs"
+
+    def start_nats(self) -> EmbeddedNats:
+        self.nats = EmbeddedNats(
+            self.var_dir / "nats",
+            port=int(self.env.get("FANGPIN_EMBEDDED_NATS_PORT", DEFAULT_NATS_PORT)),
+            monitor_port=DEFAULT_MONITOR_PORT,
+        ).start()
+        return self.nats
+
+    def service_env(self, service: str) -> dict[str, str]:
+        assert self.nats is not None
+        env = {**os.environ, **self.env}
+        env.update(
+            {
+                "FANGPIN_COUNTY": self.county,
+                "FANGPIN_NATS_URL": self.nats.url,
+                "FANGPIN_GRPC_HOST": self.host,
+                "FANGPIN_GRPC_PORT": str(self.ports[service]),
+                "FANGPIN_VAR_DIR": str(self.var_dir),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        env.setdefault("FANGPIN_LOG_LEVEL", "INFO")
+        # Each service owns its own store: the default is var/<service>.db.
+        env.pop("FANGPIN_DB_URL", None)
+        db_url = self.env.get(f"FANGPIN_{service.upper()}_DB_URL")
+        if db_url:
+            env["FANGPIN_DB_URL"] = db_url
+        return env
+
+    def start_service(self, service: str) -> subprocess.Popen[bytes]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        if service not in self.ports:
+            self.ports[service] = free_port(DEFAULT_GRPC_PORTS[service], self.host)
+        log = (self.log_dir / f"{service}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", f"fangpin_{service}"],
+            env=self.service_env(service),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+        )
+        log.close()
+        self.processes[service] = proc
+        return proc
+
+    def start(self) -> None:
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        self.start_nats()
+        for service in self.services:
+            self.start_service(service)
+
+    def address(self, service: str) -> str:
+        return f"{self.host}:{self.ports[service]}"
+
+    async def wait_healthy(self, timeout: float = 60.0, services: tuple[str, ...] = ()) -> None:
+        deadline = time.monotonic() + timeout
+        pending = set(services or self.services)
+        while pending:
+            for service in list(pending):
+                proc = self.processes[service]
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"{service} exited with {proc.returncode}; see {self.log_dir}/{service}.log"
+                    )
+                if await is_serving(self.address(service), timeout=0.5):
+                    pending.discard(service)
+            if pending:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"not healthy after {timeout}s: {', '.join(sorted(pending))}")
+                await asyncio.sleep(0.2)
+
+    def write_endpoints(self) -> Path:
+        assert self.nats is not None
+        path = self.var_dir / "endpoints.json"
+        path.write_text(
+            json.dumps(
+                {
+                    "county": self.county,
+                    "nats": self.nats.url,
+                    "nats_monitor": f"http://{self.host}:{self.nats.monitor_port}",
+                    "grpc": {s: self.address(s) for s in self.services},
+                },
+                indent=2,
+            )
+        )
+        return path
+
+    def stop_service(self, service: str, sig: int = signal.SIGTERM, timeout: float = 15) -> None:
+        proc = self.processes.get(service)
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def stop(self) -> None:
+        for service in reversed(list(self.processes)):
+            self.stop_service(service)
+        if self.nats:
+            self.nats.stop()

@@ -1,0 +1,158 @@
+"""`fangpin run` (the embedded suite of `make run`) and `fangpin ops ...` for operators."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+from datetime import date
+from pathlib import Path
+
+import typer
+from fangpin.v1 import (
+    approval_pb2_grpc,
+    assistance_pb2_grpc,
+    common_pb2,
+    intake_pb2,
+    intake_pb2_grpc,
+    notify_pb2_grpc,
+    screening_pb2_grpc,
+)
+
+from fangpin_cli.bus import publish_warnings
+from fangpin_cli.demo import DemoCounty, generate_households, generate_warnings
+from fangpin_cli.endpoints import address, emit_json
+from fangpin_cli.launcher import Suite
+from fangpin_contracts.subjects import SERVICES
+from fangpin_kit.grpcclient import channel
+from fangpin_kit.settings import repo_root
+
+app = typer.Typer(no_args_is_help=True, help="Operations: stats, health.")
+
+STUBS = {
+    "intake": intake_pb2_grpc.IntakeServiceStub,
+    "screening": screening_pb2_grpc.ScreeningServiceStub,
+    "approval": approval_pb2_grpc.ApprovalServiceStub,
+    "assistance": assistance_pb2_grpc.AssistanceServiceStub,
+    "notify": notify_pb2_grpc.NotifyServiceStub,
+}
+
+SUMMARY = (
+    ("intake", "households"),
+    ("intake", "clues"),
+    ("screening", "decisions"),
+    ("screening", "in_scope"),
+    ("approval", "cases_open"),
+    ("approval", "monitored"),
+    ("assistance", "plans"),
+    ("assistance", "measures_dispatched"),
+    ("notify", "notices"),
+)
+
+
+async def gather_stats(addresses: dict[str, str]) -> dict[str, dict[str, int]]:
+    async def one(service: str) -> tuple[str, dict[str, int]]:
+        try:
+            async with channel(addresses[service]) as ch:
+                reply = await STUBS[service](ch).GetStats(common_pb2.StatsRequest(), timeout=3)
+                return service, dict(reply.counts)
+        except Exception:
+            return service, {}
+
+    return dict(await asyncio.gather(*(one(s) for s in addresses)))
+
+
+@app.command("stats")
+def stats() -> None:
+    """Counts from every service (JSON)."""
+    emit_json(asyncio.run(gather_stats({s: address(s) for s in SERVICES})))
+
+
+async def load_demo(suite: Suite, demo: DemoCounty) -> str:
+    today = date.today()
+    households = generate_households(demo, today)
+    async with channel(suite.address("intake")) as ch:
+
+        async def records():  # type: ignore[no-untyped-def]
+            for n, record in enumerate(households, start=1):
+                yield intake_pb2.HouseholdRecord(line=n, json=json.dumps(record, ensure_ascii=False))
+
+        outcomes: dict[str, int] = {}
+        async for outcome in intake_pb2_grpc.IntakeServiceStub(ch).ImportHouseholds(records()):
+            outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
+    assert suite.nats is not None
+    published, duplicates = await publish_warnings(
+        suite.nats.url, demo.county, generate_warnings(demo, households, today), "fangpin/demo"
+    )
+    return (
+        f"demo county {demo.county}: households {outcomes}; warnings published {published}, "
+        f"already on the bus {duplicates}"
+    )
+
+
+def _summary_line(stats: dict[str, dict[str, int]]) -> str:
+    return "  ".join(f"{key}={stats.get(svc, {}).get(key, '-')}" for svc, key in SUMMARY)
+
+
+async def _run(suite: Suite, demo: DemoCounty | None, interval: float) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    started = loop.time()
+    suite.start()
+    assert suite.nats is not None
+    await suite.wait_healthy(timeout=60)
+    elapsed = loop.time() - started
+    path = suite.write_endpoints()
+    typer.echo(f"fangpin: all {len(suite.services)} services healthy in {elapsed:.1f}s")
+    typer.echo(f"  nats        {suite.nats.url}  (monitor http://127.0.0.1:{suite.nats.monitor_port})")
+    for service in suite.services:
+        typer.echo(f"  {service:<11} grpc {suite.address(service)}  log {suite.log_dir}/{service}.log")
+    typer.echo(f"  endpoints   {path}")
+    if demo:
+        typer.echo("  " + await load_demo(suite, demo))
+    typer.echo("Try: fangpin case list --step application | fangpin ops stats  (Ctrl-C stops)")
+    addresses = {s: suite.address(s) for s in suite.services}
+    while not stop.is_set():
+        typer.echo("summary: " + _summary_line(await gather_stats(addresses)))
+        for service, proc in suite.processes.items():
+            if proc.poll() is not None:
+                typer.echo(f"warning: {service} exited ({proc.returncode}); restarting", err=True)
+                suite.start_service(service)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+
+def run(
+    var_dir: Path = typer.Option(None, help="state directory (default ./var)"),
+    county: str = typer.Option("652827", help="county code of the demo instance"),
+    demo: bool = typer.Option(True, help="load the demo county (idempotent)"),
+    households: int = typer.Option(300, help="demo households"),
+    interval: float = typer.Option(10.0, help="seconds between summary lines"),
+    once: bool = typer.Option(False, help="start, load, print one summary and stop (smoke test)"),
+) -> None:
+    """Start the whole suite on the embedded default and run until Ctrl-C."""
+    suite = Suite(var_dir=(var_dir or repo_root() / "var").resolve(), county=county)
+    demo_county = DemoCounty(county=county, households=households) if demo else None
+    try:
+        if once:
+            asyncio.run(_once(suite, demo_county))
+        else:
+            asyncio.run(_run(suite, demo_county, interval))
+    finally:
+        suite.stop()
+        typer.echo("fangpin: stopped")
+
+
+async def _once(suite: Suite, demo: DemoCounty | None) -> None:
+    suite.start()
+    await suite.wait_healthy(timeout=60)
+    suite.write_endpoints()
+    typer.echo("fangpin: all services healthy")
+    if demo:
+        typer.echo(await load_demo(suite, demo))
+    await asyncio.sleep(3)
+    typer.echo("summary: " + _summary_line(await gather_stats({s: suite.address(s) for s in suite.services})))
+

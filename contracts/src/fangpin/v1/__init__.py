@@ -1,0 +1,1 @@
+"""Generated gRPC code (fangpin.v1); regenerate with `make proto`."""

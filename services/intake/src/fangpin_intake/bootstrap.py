@@ -1,0 +1,43 @@
+"""Wires intake's adapters into its use cases: the composition root of the service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fangpin.v1 import intake_pb2, intake_pb2_grpc
+
+from fangpin_intake.adapters.orm import metadata
+from fangpin_intake.entrypoints import bus as bus_entry
+from fangpin_intake.entrypoints.grpc import IntakeServicer
+from fangpin_intake.service_layer.handlers import IntakeContext
+from fangpin_kit.clock import utc_now
+from fangpin_kit.grpcserver import ServicerBinding
+from fangpin_kit.rulesets import clue_rules_provider
+from fangpin_kit.runtime import ServiceApp, ServiceSpec
+from fangpin_kit.workdays import default_calendar
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def context_for(app: ServiceApp) -> IntakeContext:
+    return IntakeContext(
+        county=app.settings.county,
+        clue_rules=clue_rules_provider(app.settings),
+        add_working_days=default_calendar().add_working_days,
+        clock=utc_now,
+    )
+
+
+async def wire(app: ServiceApp) -> list[ServicerBinding]:
+    ctx = context_for(app)
+    bus_entry.subscribe(app.bus, ctx)
+    return [
+        ServicerBinding(
+            IntakeServicer(app.database, ctx),
+            intake_pb2_grpc.add_IntakeServiceServicer_to_server,
+            intake_pb2.DESCRIPTOR.services_by_name["IntakeService"].full_name,
+        )
+    ]
+
+
+SPEC = ServiceSpec(name="intake", metadata=metadata, migrations_dir=MIGRATIONS, wire=wire)
