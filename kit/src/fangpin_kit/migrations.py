@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -28,8 +29,17 @@ def alembic_config(script_location: Path, url: str) -> Config:
 
 
 def upgrade(script_location: Path, url: str, revision: str = "head") -> None:
-    """Bring the store at `url` to `revision` (call outside a running event loop)."""
-    command.upgrade(alembic_config(script_location, url), revision)
+    """Bring the store at `url` to `revision`.
+
+    The env runs its own event loop, so inside a running loop (tests) it runs on a thread."""
+    config = alembic_config(script_location, url)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        command.upgrade(config, revision)
+        return
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(command.upgrade, config, revision).result()
 
 
 def check(script_location: Path, url: str | None = None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Column, Index
@@ -13,6 +14,7 @@ from fangpin_kit.orm import service_base
 
 Base = service_base()
 metadata = Base.metadata
+MIGRATIONS = Path(__file__).parents[1] / "migrations"
 
 
 class HouseholdRow(Base, table=True):
