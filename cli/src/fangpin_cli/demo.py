@@ -72,9 +72,11 @@ def generate_households(demo: DemoCounty, today: date) -> list[dict[str, Any]]:
             }
             if is_child:
                 member["school_stage"] = (
-                    "primary" if age < 12 else "junior" if age < 15 else rng.choice(
-                        ("senior", "vocational", "college", "none")
-                    )
+                    "primary"
+                    if age < 12
+                    else "junior"
+                    if age < 15
+                    else rng.choice(("senior", "vocational", "college", "none"))
                 )
             if rng.random() < 0.08:
                 member["illness"] = rng.choice(("chronic", "serious"))

@@ -20,9 +20,13 @@ def _records(path: Path) -> Iterator[tuple[int, str] | tuple[int, CsvError]]:
     with path.open(encoding="utf-8-sig", newline="") as fh:
         if path.suffix.lower() == ".csv":
             for line, item in read_csv(fh):
-                yield (line, item) if isinstance(item, CsvError) else (
-                    line,
-                    json.dumps(item, ensure_ascii=False),
+                yield (
+                    (line, item)
+                    if isinstance(item, CsvError)
+                    else (
+                        line,
+                        json.dumps(item, ensure_ascii=False),
+                    )
                 )
             return
         for n, text in enumerate(fh, start=1):

@@ -89,7 +89,7 @@ class Suite:
             env=self.service_env(service),
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - only sets the death signal
+            preexec_fn=_die_with_parent,
         )
         log.close()
         self.processes[service] = proc
@@ -118,7 +118,9 @@ class Suite:
                     pending.discard(service)
             if pending:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"not healthy after {timeout}s: {', '.join(sorted(pending))}")
+                    raise TimeoutError(
+                        f"not healthy after {timeout}s: {', '.join(sorted(pending))}"
+                    )
                 await asyncio.sleep(0.2)
 
     def write_endpoints(self) -> Path:

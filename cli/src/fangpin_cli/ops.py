@@ -19,14 +19,14 @@ from fangpin.v1 import (
     notify_pb2_grpc,
     screening_pb2_grpc,
 )
+from fangpin_contracts.subjects import SERVICES
+from fangpin_kit.grpcclient import channel
+from fangpin_kit.settings import repo_root
 
 from fangpin_cli.bus import publish_warnings
 from fangpin_cli.demo import DemoCounty, generate_households, generate_warnings
 from fangpin_cli.endpoints import address, emit_json
 from fangpin_cli.launcher import Suite
-from fangpin_contracts.subjects import SERVICES
-from fangpin_kit.grpcclient import channel
-from fangpin_kit.settings import repo_root
 
 app = typer.Typer(no_args_is_help=True, help="Operations: stats, health.")
 
@@ -76,7 +76,9 @@ async def load_demo(suite: Suite, demo: DemoCounty) -> str:
 
         async def records():  # type: ignore[no-untyped-def]
             for n, record in enumerate(households, start=1):
-                yield intake_pb2.HouseholdRecord(line=n, json=json.dumps(record, ensure_ascii=False))
+                yield intake_pb2.HouseholdRecord(
+                    line=n, json=json.dumps(record, ensure_ascii=False)
+                )
 
         outcomes: dict[str, int] = {}
         async for outcome in intake_pb2_grpc.IntakeServiceStub(ch).ImportHouseholds(records()):
@@ -107,9 +109,13 @@ async def _run(suite: Suite, demo: DemoCounty | None, interval: float) -> None:
     elapsed = loop.time() - started
     path = suite.write_endpoints()
     typer.echo(f"fangpin: all {len(suite.services)} services healthy in {elapsed:.1f}s")
-    typer.echo(f"  nats        {suite.nats.url}  (monitor http://127.0.0.1:{suite.nats.monitor_port})")
+    typer.echo(
+        f"  nats        {suite.nats.url}  (monitor http://127.0.0.1:{suite.nats.monitor_port})"
+    )
     for service in suite.services:
-        typer.echo(f"  {service:<11} grpc {suite.address(service)}  log {suite.log_dir}/{service}.log")
+        typer.echo(
+            f"  {service:<11} grpc {suite.address(service)}  log {suite.log_dir}/{service}.log"
+        )
     typer.echo(f"  endpoints   {path}")
     if demo:
         typer.echo("  " + await load_demo(suite, demo))
@@ -154,5 +160,7 @@ async def _once(suite: Suite, demo: DemoCounty | None) -> None:
     if demo:
         typer.echo(await load_demo(suite, demo))
     await asyncio.sleep(3)
-    typer.echo("summary: " + _summary_line(await gather_stats({s: suite.address(s) for s in suite.services})))
-
+    typer.echo(
+        "summary: "
+        + _summary_line(await gather_stats({s: suite.address(s) for s in suite.services}))
+    )

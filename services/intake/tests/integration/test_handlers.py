@@ -7,11 +7,9 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
-
 from fangpin_contracts.cloudevents import CloudEvent, new_event
 from fangpin_contracts.household import RecordError
-from fangpin_intake.adapters.orm import ClueRow, HouseholdRow, WarningRow, metadata
-from fangpin_intake.adapters.orm import MIGRATIONS
+from fangpin_intake.adapters.orm import MIGRATIONS, ClueRow, HouseholdRow, WarningRow, metadata
 from fangpin_intake.domain.clues import ClueRules
 from fangpin_intake.service_layer import handlers
 from fangpin_intake.service_layer.handlers import IntakeContext
@@ -145,7 +143,7 @@ async def test_warning_for_an_unknown_household_needs_a_record(
     db: Database, ctx: IntakeContext
 ) -> None:
     async with db.uow() as uow:
-        with pytest.raises(PermanentError, match="^household_id: H00009 is not in the county"):
+        with pytest.raises(PermanentError, match=r"^household_id: H00009 is not in the county"):
             await handlers.receive_warning(uow, ctx, warning(1, "H00009"))
     async with db.uow() as uow:
         clue = await handlers.receive_warning(
@@ -161,7 +159,7 @@ async def test_warning_naming_a_stranger_is_refused(db: Database, ctx: IntakeCon
         await handlers.import_household(uow, ctx, household())
         await uow.commit()
     async with db.uow() as uow:
-        with pytest.raises(PermanentError, match="^id_number: not a member of household H00001"):
+        with pytest.raises(PermanentError, match=r"^id_number: not a member of household H00001"):
             await handlers.receive_warning(uow, ctx, warning(1, id_number="11010119900307663X"))
 
 

@@ -31,7 +31,7 @@ def test_smaller_amount_never_lowers_a_recorded_expense() -> None:
 
 def test_disaster_is_recorded_as_an_event_with_its_loss_once() -> None:
     facts = WarningFacts("disaster", date(2024, 7, 2), 18000)
-    out, changed = apply_warning(household(), facts)
+    out, _ = apply_warning(household(), facts)
     assert out["events"] == [{"kind": "disaster", "date": "2024-07-02", "loss": 18000}]
     assert out["expenses"]["disaster_loss"] == 18000
     again, changed_again = apply_warning(out, facts)
@@ -52,7 +52,9 @@ def test_unsafe_housing_water_outage_and_dropout() -> None:
 
 
 def test_new_tekun_replaces_dibao_but_never_downgrades() -> None:
-    out, _ = apply_warning(household(safety_net="dibao"), WarningFacts("new_tekun", date(2024, 6, 1)))
+    out, _ = apply_warning(
+        household(safety_net="dibao"), WarningFacts("new_tekun", date(2024, 6, 1))
+    )
     assert out["safety_net"] == "tekun"
     out, changed = apply_warning(out, WarningFacts("new_dibao", date(2024, 6, 1)))
     assert out["safety_net"] == "tekun"
@@ -63,7 +65,9 @@ def test_unemployment_records_a_job_loss_and_unstable_work() -> None:
     record = household()
     record["members"][0]["employment"] = "migrant_stable"
     member = record["members"][0]["id_number"]
-    out, changed = apply_warning(record, WarningFacts("unemployment", date(2024, 5, 1), None, member))
+    out, changed = apply_warning(
+        record, WarningFacts("unemployment", date(2024, 5, 1), None, member)
+    )
     assert out["events"] == [{"kind": "job_loss", "date": "2024-05-01"}]
     assert out["members"][0]["employment"] == "migrant_unstable"
     assert changed == ["events[0]", "members[0].employment"]

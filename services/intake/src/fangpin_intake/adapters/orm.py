@@ -6,11 +6,10 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Index
-from sqlmodel import Field
-
 from fangpin_kit.db import JsonColumn, UtcDateTime
 from fangpin_kit.orm import service_base
+from sqlalchemy import Column, Index
+from sqlmodel import Field
 
 Base = service_base()
 metadata = Base.metadata
@@ -74,4 +73,6 @@ class ClueRow(Base, table=True):
     verification_due: date
     warnings: int = 1
     outcome: str | None = Field(default=None, max_length=32)
-    warning_ids: list[str] = Field(default_factory=list, sa_column=Column(JsonColumn(), nullable=False))
+    warning_ids: list[str] = Field(
+        default_factory=list, sa_column=Column(JsonColumn(), nullable=False)
+    )

@@ -37,7 +37,9 @@ class HouseholdRepository:
         self.session.add(row)
 
     async def replace_members(self, household_id: str, id_numbers: list[str]) -> None:
-        await self.session.execute(sa.delete(MemberRow).where(MemberRow.household_id == household_id))
+        await self.session.execute(
+            sa.delete(MemberRow).where(MemberRow.household_id == household_id)
+        )
         self.session.add_all(MemberRow(id_number=i, household_id=household_id) for i in id_numbers)
 
 
@@ -88,7 +90,9 @@ async def counts(session: AsyncSession) -> dict[str, int]:
         "households": sa.select(sa.func.count()).select_from(HouseholdRow),
         "warnings": sa.select(sa.func.count()).select_from(WarningRow),
         "clues": sa.select(sa.func.count()).select_from(ClueRow),
-        "clues_open": sa.select(sa.func.count()).select_from(ClueRow).where(ClueRow.status == "open"),
+        "clues_open": sa.select(sa.func.count())
+        .select_from(ClueRow)
+        .where(ClueRow.status == "open"),
     }.items():
         out[name] = int((await session.execute(query)).scalar_one())
     return out

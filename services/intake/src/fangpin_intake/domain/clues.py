@@ -89,4 +89,3 @@ def open_clue(
         verification_due=add_working_days(registered_on, rules.verification_working_days),
         warning_ids=[warning_id] if warning_id else [],
     )
-

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fangpin_contracts.cloudevents import CloudEvent
 from fangpin_contracts.subjects import subject
-from fangpin_intake.service_layer import handlers
-from fangpin_intake.service_layer.handlers import IntakeContext
 from fangpin_kit.bus import EventBus
 from fangpin_kit.db import UnitOfWork
+
+from fangpin_intake.service_layer import handlers
+from fangpin_intake.service_layer.handlers import IntakeContext
 
 
 def subscribe(bus: EventBus, ctx: IntakeContext) -> None:

@@ -8,14 +8,14 @@ from datetime import date
 
 import grpc
 from fangpin.v1 import common_pb2, intake_pb2, intake_pb2_grpc
-
 from fangpin_contracts.household import RecordError
+from fangpin_kit.clock import china_date
+from fangpin_kit.db import Database
+
 from fangpin_intake.adapters.repository import ClueRepository, HouseholdRepository, counts
 from fangpin_intake.domain.clues import CLUE_SOURCES, Clue
 from fangpin_intake.service_layer import handlers
 from fangpin_intake.service_layer.handlers import IntakeContext
-from fangpin_kit.clock import china_date
-from fangpin_kit.db import Database
 
 IMPORT_BATCH = 200
 

@@ -13,6 +13,10 @@ from fangpin_contracts.cloudevents import CloudEvent, new_event
 from fangpin_contracts.events import ClueAccepted, Region, ScreeningDecided, Warning
 from fangpin_contracts.household import RecordError, household_to_dict, validate_household
 from fangpin_contracts.subjects import subject
+from fangpin_kit.bus import PermanentError
+from fangpin_kit.clock import Clock, china_date
+from fangpin_kit.db import UnitOfWork
+
 from fangpin_intake.adapters.orm import HouseholdRow, WarningRow
 from fangpin_intake.adapters.repository import (
     ClueRepository,
@@ -21,9 +25,6 @@ from fangpin_intake.adapters.repository import (
 )
 from fangpin_intake.domain.clues import Clue, ClueRules, WorkingDays, open_clue
 from fangpin_intake.domain.warning_facts import WarningFacts, apply_warning
-from fangpin_kit.bus import PermanentError
-from fangpin_kit.clock import Clock, china_date
-from fangpin_kit.db import UnitOfWork
 
 ImportStatus = Literal["created", "updated", "unchanged"]
 
@@ -51,7 +52,9 @@ def validated_record(obj: Any, ctx: IntakeContext, path: str = "") -> dict[str, 
     try:
         record = household_to_dict(validate_household(obj))
     except RecordError as err:
-        raise RecordError(f"{path}{err.path}" if err.path else path.rstrip("."), err.reason) from err
+        raise RecordError(
+            f"{path}{err.path}" if err.path else path.rstrip("."), err.reason
+        ) from err
     county = record["region"]["county"]
     if county != ctx.county:
         raise RecordError(
