@@ -32,6 +32,7 @@ DOMAINS: Final = (
     "plan",
     "measure",
     "task",
+    "followup",
     "notice",
     "dlq",
 )

@@ -24,7 +24,6 @@ from sqlalchemy.ext.asyncio import (
 from fangpin_kit.correlation import current_correlation_id
 
 
-
 class JsonDocument(sa.TypeDecorator[Any]):
     """A JSON document column: JSONB on PostgreSQL, JSON text elsewhere."""
 

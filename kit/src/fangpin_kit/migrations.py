@@ -55,9 +55,9 @@ def run_env(metadata: sa.MetaData, service: str) -> None:
     """Body of a service's `migrations/env.py` (online, async engine; offline renders SQL).
 
     The URL is the one the service passed, else the service's settings (`FANGPIN_DB_URL`)."""
-    url = context.config.get_main_option("sqlalchemy.url") or load_settings(
-        service
-    ).resolved_db_url()
+    url = (
+        context.config.get_main_option("sqlalchemy.url") or load_settings(service).resolved_db_url()
+    )
 
     def configure(connection: Connection) -> None:
         context.configure(

@@ -25,6 +25,8 @@ __all__ = [
     "available_provinces",
     "default_rulesets_dir",
     "load_section",
+    "sections_in",
+    "undeclared_spec",
 ]
 
 BASELINE_SCOPE: Final = "cn"
@@ -49,7 +51,8 @@ class ParameterSpec:
     """One parameter a service declares: its name and value type.
 
     `type` is `int` (integers only), `float` (any number; an integer stays an integer, so
-    7300 renders as 7300), `bool` or `str`.
+    7300 renders as 7300), `bool`, `str`, `dict` (a mapping with text keys), `list`, or
+    `object` (any non-null value: for structure-only checks).
     """
 
     name: str
@@ -223,6 +226,28 @@ def available_provinces(section: str, rulesets_dir: Path | None = None) -> list[
     return sorted(p.name for p in root.iterdir() if (p / f"{section}.yaml").is_file())
 
 
+def sections_in(rulesets_dir: Path | None = None) -> list[str]:
+    """Section names that have a baseline file (`cn/<section>.yaml`), sorted."""
+    root = (rulesets_dir or default_rulesets_dir()) / BASELINE_SCOPE
+    return sorted(p.stem for p in root.glob("*.yaml")) if root.is_dir() else []
+
+
+def undeclared_spec(section: str, rulesets_dir: Path | None = None) -> SectionSpec:
+    """A spec accepting the baseline file's own parameter names with any scalar value.
+
+    For checking the structure of a section no loaded service declares (e.g. in the CLI).
+    """
+    path = (rulesets_dir or default_rulesets_dir()) / BASELINE_SCOPE / f"{section}.yaml"
+    try:
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ParameterError(path, "", f"malformed YAML: {exc}") from None
+    names = document.get("parameters") if isinstance(document, dict) else None
+    if not isinstance(names, dict) or not names:
+        raise ParameterError(path, "parameters", "malformed: expected a non-empty mapping")
+    return SectionSpec(section, tuple(ParameterSpec(str(name), object) for name in names))
+
+
 def load_section(spec: SectionSpec, rulesets_dir: Path | None = None) -> Section:
     """Load and validate `cn/<section>.yaml` and every `provinces/<code>/<section>.yaml`.
 
@@ -354,11 +379,17 @@ def _typed(path: Path, where: str, kind: type, raw: Any) -> Any:
         ok = isinstance(raw, int | float) and not isinstance(raw, bool)
     elif kind is str:
         ok = isinstance(raw, str)
+    elif kind is dict:
+        ok = isinstance(raw, dict) and all(isinstance(k, str) for k in raw)
+    elif kind is list:
+        ok = isinstance(raw, list)
+    elif kind is object:
+        ok = raw is not None
     else:
         raise ParameterError(path, where, f"unsupported parameter type {kind.__name__}")
     if ok and isinstance(raw, float) and not math.isfinite(raw):
         raise ParameterError(path, where, f"expected a finite number, got {raw!r}")
     if not ok:
-        expected = "number" if kind is float else kind.__name__
+        expected = {float: "number", dict: "mapping", list: "list"}.get(kind, kind.__name__)
         raise ParameterError(path, where, f"expected {expected}, got {type(raw).__name__} {raw!r}")
     return raw

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from fangpin_kit.natsserver import EmbeddedNats
+from fangpin_kit.runtime import ServiceApp, ServiceSpec
 
 DEFAULT_TEST_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -109,3 +111,22 @@ async def wait_until(
             raise TimeoutError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
 
+
+@asynccontextmanager
+async def running_service(spec: ServiceSpec, **settings: Any) -> AsyncIterator[ServiceApp]:
+    """A service in this process against real NATS and a real store: migrated, started, and
+    stopped afterwards. Pass at least `county`, `nats_url` and `db_url`; the gRPC port is free."""
+    from fangpin_kit import migrations
+    from fangpin_kit.natsserver import free_port
+    from fangpin_kit.settings import load_settings
+
+    settings.setdefault("grpc_port", free_port())
+    settings.setdefault("retry_backoff_seconds", 0.05)
+    config = load_settings(spec.name, **settings)
+    migrations.upgrade(spec.migrations_dir, config.resolved_db_url())
+    app = ServiceApp(spec, config)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
