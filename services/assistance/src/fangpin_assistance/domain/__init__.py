@@ -1,0 +1,1 @@
+"""Pure assistance domain: catalog, plans, measures, terms, follow-up, department simulator."""
