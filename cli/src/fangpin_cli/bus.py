@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable
 from typing import Any
 
@@ -17,14 +18,34 @@ from fangpin_cli.endpoints import endpoints_file
 def nats_url(explicit: str | None = None) -> str:
     if explicit:
         return explicit
-    import os
-
     if os.environ.get("FANGPIN_NATS_URL"):
         return os.environ["FANGPIN_NATS_URL"]
     path = endpoints_file()
     if path.exists():
         return str(json.loads(path.read_text())["nats"])
     return "nats://127.0.0.1:4222"
+
+
+async def publish_one(
+    js: nats.js.JetStreamContext, county: str, item: dict[str, Any], source: str
+) -> bool:
+    """Publish one warning (`{"event_id": ..., "data": {...}}`); False when it was a duplicate."""
+    data = item["data"]
+    event = new_event(
+        domain="warning",
+        event=data["dept"],
+        county=county,
+        source=source,
+        data=data,
+        subject=data["household_id"],
+        event_id=item.get("event_id"),
+    )
+    ack = await js.publish(
+        subject(county, "warning", data["dept"]),
+        event.model_dump_json().encode(),
+        headers=headers_for(event),
+    )
+    return not ack.duplicate
 
 
 async def publish_warnings(
@@ -36,25 +57,10 @@ async def publish_warnings(
     published = duplicates = 0
     try:
         for item in warnings:
-            data = item["data"]
-            event = new_event(
-                domain="warning",
-                event=data["dept"],
-                county=county,
-                source=source,
-                data=data,
-                subject=data["household_id"],
-                event_id=item.get("event_id"),
-            )
-            ack = await js.publish(
-                subject(county, "warning", data["dept"]),
-                event.model_dump_json().encode(),
-                headers=headers_for(event),
-            )
-            if ack.duplicate:
-                duplicates += 1
-            else:
+            if await publish_one(js, county, item, source):
                 published += 1
+            else:
+                duplicates += 1
     finally:
         await nc.close()
     return published, duplicates

@@ -1,0 +1,142 @@
+"""`fangpin rules list|show|check`: the dated ruleset parameters, offline."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any, Final
+
+import typer
+from fangpin_kit.parameters import (
+    ParameterError,
+    Section,
+    SectionSpec,
+    available_provinces,
+    default_rulesets_dir,
+    load_section,
+    sections_in,
+    undeclared_spec,
+)
+from fangpin_screening.domain.parameters import SCREENING_SECTION
+
+SECTIONS: Final[dict[str, SectionSpec]] = {SCREENING_SECTION.name: SCREENING_SECTION}
+"""Sections whose parameter names and types are declared; others are checked for structure."""
+
+app = typer.Typer(no_args_is_help=True, help="Dated ruleset parameters (rulesets/).")
+
+_DIR_OPTION = typer.Option(None, "--dir", help="rulesets directory (default $FANGPIN_RULESETS_DIR)")
+
+
+def _root(directory: Path | None) -> Path:
+    try:
+        return directory or default_rulesets_dir()
+    except ParameterError as exc:
+        typer.echo(f"fangpin rules: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _load(name: str, root: Path) -> Section:
+    spec = SECTIONS.get(name) or undeclared_spec(name, root)
+    return load_section(spec, root)
+
+
+def ruleset_ids(section: Section, province: str | None = None) -> list[str]:
+    """Every ruleset id the section yields: one per distinct start date of the scope."""
+    scope = "cn" if province is None else f"cn-{province}"
+    starts = {
+        dated.start
+        for spec in section.spec.parameters
+        for dated in section.timeline(spec.name, province).values
+    }
+    return [f"{scope}@{start.isoformat()}" for start in sorted(starts)]
+
+
+@app.command("list")
+def list_rulesets(directory: Path | None = _DIR_OPTION) -> None:
+    """List each section, its province overrides and the ruleset ids by start date."""
+    root = _root(directory)
+    for name in sections_in(root):
+        try:
+            section = _load(name, root)
+        except ParameterError as exc:
+            typer.echo(f"{name}: INVALID ({exc})")
+            continue
+        declared = "" if name in SECTIONS else " (structure only: no declaration loaded)"
+        typer.echo(f"{name}{declared}")
+        typer.echo(f"  baseline: {' '.join(ruleset_ids(section))}")
+        for code in sorted(section.provinces):
+            typer.echo(f"  province {code}: {' '.join(ruleset_ids(section, code))}")
+
+
+@app.command("show")
+def show(
+    section: str = typer.Argument(
+        "screening", help="section name (file rulesets/cn/<section>.yaml)"
+    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="YYYY-MM-DD (default today)"),
+    province: str | None = typer.Option(None, "--province", help="2-digit province code"),
+    as_json: bool = typer.Option(False, "--json", help="print JSON instead of a table"),
+    directory: Path | None = _DIR_OPTION,
+) -> None:
+    """Show the parameters in force on a date, with their start dates and legal references."""
+    root = _root(directory)
+    try:
+        day = date.fromisoformat(as_of) if as_of else date.today()
+    except ValueError:
+        raise typer.BadParameter(
+            f"{as_of!r} is not a YYYY-MM-DD date", param_hint="--as-of"
+        ) from None
+    if section not in sections_in(root):
+        typer.echo(f"fangpin rules: no section {section!r} in {root}", err=True)
+        raise typer.Exit(2)
+    try:
+        resolved = _load(section, root).resolve(day, province)
+    except ParameterError as exc:
+        typer.echo(f"fangpin rules: {exc}", err=True)
+        raise typer.Exit(1) from None
+    rows: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "value": resolved[name],
+            "start": resolved.sources[name].start.isoformat(),
+            "reference": resolved.reference(name),
+        }
+        for name in resolved
+    ]
+    if as_json:
+        payload = {"ruleset": resolved.ruleset_id, "as_of": day.isoformat(), "parameters": rows}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"{resolved.ruleset_id} (section {section}, as of {day.isoformat()})")
+    width = max(len(row["name"]) for row in rows)
+    for row in rows:
+        value = f"{row['value']!s:>8}"
+        typer.echo(f"  {row['name']:<{width}}  {value}  from {row['start']}  {row['reference']}")
+
+
+@app.command("check")
+def check(directory: Path | None = _DIR_OPTION) -> None:
+    """Validate every ruleset file; print each problem (file: key: reason), exit 1 if any."""
+    root = _root(directory)
+    problems: list[str] = []
+    names = sections_in(root)
+    for name in names:
+        try:
+            section = _load(name, root)
+        except ParameterError as exc:
+            problems.append(str(exc))
+            continue
+        count = len(section.spec.parameters)
+        typer.echo(f"ok  {name}: {count} parameters, provinces {sorted(section.provinces)}")
+    provinces_dir = root / "provinces"
+    for path in sorted(provinces_dir.glob("*/*.yaml")) if provinces_dir.is_dir() else []:
+        if path.stem not in names:
+            problems.append(f"{path}: override of section {path.stem!r} without a baseline file")
+        if path.parent.name not in available_provinces(path.stem, root):
+            problems.append(f"{path}: not a province override file")
+    for problem in problems:
+        typer.echo(f"ERROR {problem}", err=True)
+    if not names:
+        typer.echo(f"ERROR {root}: no baseline sections (cn/*.yaml)", err=True)
+    raise typer.Exit(1 if problems or not names else 0)
