@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -52,6 +53,10 @@ class ServiceSettings(BaseSettings):
     pull_batch: int = Field(default=50, ge=1)
     stream_replicas: int = Field(default=1, ge=1)
 
+    # Shifts the service's clock (drills, end-to-end tests that let public-notice days pass).
+    # Never set in production.
+    clock_offset_seconds: float = 0.0
+
     @field_validator("nats_url")
     @classmethod
     def _nats_scheme(cls, v: str) -> str:
@@ -68,6 +73,10 @@ class ServiceSettings(BaseSettings):
     def province_code(self) -> str:
         """Province of the county unless configured explicitly (first two digits of the code)."""
         return self.province or self.county[:2]
+
+    def clock(self) -> datetime:
+        """The service's current time (UTC), honouring `clock_offset_seconds`."""
+        return datetime.now(UTC) + timedelta(seconds=self.clock_offset_seconds)
 
     def resolved_db_url(self) -> str:
         if self.db_url:

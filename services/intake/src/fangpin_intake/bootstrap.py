@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fangpin.v1 import intake_pb2, intake_pb2_grpc
-from fangpin_kit.clock import utc_now
 from fangpin_kit.grpcserver import ServicerBinding
 from fangpin_kit.runtime import ServiceApp, ServiceSpec
 from fangpin_kit.workdays import default_calendar
@@ -20,7 +19,7 @@ def context_for(app: ServiceApp) -> IntakeContext:
         county=app.settings.county,
         clue_rules=clue_rules_provider(app.settings.rulesets_dir, app.settings.province_code),
         add_working_days=default_calendar().add_working_days,
-        clock=utc_now,
+        clock=app.settings.clock,
     )
 
 
