@@ -17,8 +17,7 @@ from fangpin_kit import migrations
 from fangpin_kit.bus import PermanentError
 from fangpin_kit.db import Database
 from fangpin_kit.workdays import default_calendar
-
-from ..factories import COUNTY, household
+from intake_factories import COUNTY, household
 
 NOW = datetime(2024, 6, 3, 2, 0, tzinfo=UTC)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import nats
-
 from fangpin_contracts.cloudevents import CloudEvent, new_event
 from fangpin_contracts.subjects import subject
 from fangpin_intake.bootstrap import SPEC
@@ -16,8 +15,7 @@ from fangpin_kit.clock import utc_now
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.testing import running_service
 from fangpin_kit.workdays import default_calendar
-
-from ..factories import household
+from intake_factories import household
 
 
 async def test_warning_on_the_bus_is_announced_as_a_clue(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from fangpin_intake.domain.warning_facts import WarningFacts, apply_warning
-
-from ..factories import household
+from intake_factories import household
 
 
 def test_high_medical_expense_raises_self_paid_costs_and_marks_the_member_ill() -> None:
