@@ -63,7 +63,11 @@ class ClueRepository:
         row = await self.session.get(ClueRow, clue_id)
         return _to_clue(row) if row else None
 
+    def add(self, clue: Clue) -> None:
+        self.session.add(ClueRow(**_clue_fields(clue)))
+
     async def save(self, clue: Clue) -> None:
+        """Store changes of a clue loaded through this repository (no extra read)."""
         await self.session.merge(ClueRow(**_clue_fields(clue)))
 
     async def list(self, household_id: str = "", status: str = "", limit: int = 100) -> list[Clue]:

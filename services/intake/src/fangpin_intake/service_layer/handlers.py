@@ -73,17 +73,20 @@ async def save_household(
     if len(set(ids)) != len(ids):
         dup = next(i for i, x in enumerate(ids) if ids.index(x) != i)
         raise RecordError(f"members[{dup}].id_number", "listed twice in the household")
-    elsewhere = await households.members_elsewhere(household_id, ids)
-    if elsewhere:
-        idx = next(i for i, x in enumerate(ids) if x in elsewhere)
-        raise RecordError(
-            f"members[{idx}].id_number", f"already a member of household {elsewhere[ids[idx]]}"
-        )
     digest = record_digest(record)
     now = ctx.clock()
     row = await households.get(household_id)
     if row is not None and row.digest == digest:
         return "unchanged", row
+    same_members = row is not None and ids == [m["id_number"] for m in row.record["members"]]
+    if not same_members:
+        elsewhere = await households.members_elsewhere(household_id, ids)
+        if elsewhere:
+            idx = next(i for i, x in enumerate(ids) if x in elsewhere)
+            raise RecordError(
+                f"members[{idx}].id_number",
+                f"already a member of household {elsewhere[ids[idx]]}",
+            )
     status: ImportStatus = "created" if row is None else "updated"
     if row is None:
         row = HouseholdRow(
@@ -106,8 +109,9 @@ async def save_household(
         row.digest = digest
         row.version += 1
         row.updated_at = now
-    await uow.session.flush()
-    await households.replace_members(household_id, ids)
+    if not same_members:
+        await uow.session.flush()
+        await households.replace_members(household_id, ids)
     return status, row
 
 
@@ -229,7 +233,7 @@ async def register_clue(
         rules=ctx.clue_rules(today),
         add_working_days=ctx.add_working_days,
     )
-    await clues.save(clue)
+    clues.add(clue)
     payload = ClueAccepted(
         clue_id=clue.clue_id,
         household_id=clue.household_id,
