@@ -9,6 +9,7 @@ import signal
 from datetime import date
 from pathlib import Path
 
+import nats
 import typer
 from fangpin.v1 import (
     approval_pb2_grpc,
@@ -19,11 +20,11 @@ from fangpin.v1 import (
     notify_pb2_grpc,
     screening_pb2_grpc,
 )
-from fangpin_contracts.subjects import SERVICES
+from fangpin_contracts.subjects import SERVICES, dlq_subject, subject
 from fangpin_kit.grpcclient import channel
 from fangpin_kit.settings import repo_root
 
-from fangpin_cli.bus import publish_warnings
+from fangpin_cli.bus import nats_url, publish_warnings
 from fangpin_cli.demo import DemoCounty, generate_households, generate_warnings
 from fangpin_cli.endpoints import address, emit_json
 from fangpin_cli.launcher import Suite
@@ -61,6 +62,39 @@ async def gather_stats(addresses: dict[str, str]) -> dict[str, dict[str, int]]:
             return service, {}
 
     return dict(await asyncio.gather(*(one(s) for s in addresses)))
+
+
+@app.command("dlq")
+def dlq(
+    county: str = typer.Option("652827", help="county code"),
+    service: str = typer.Option("", help="only this service's dead letters"),
+    limit: int = typer.Option(100, help="at most this many, oldest first"),
+    url: str | None = typer.Option(None, "--nats", help="NATS URL (default: make run's)"),
+) -> None:
+    """Dead letters (what a service could not process, with the reason), as JSON lines."""
+    emitted = asyncio.run(_read_dlq(nats_url(url), county, service, limit))
+    typer.echo(f"{emitted} dead letter(s)", err=True)
+
+
+async def _read_dlq(url: str, county: str, service: str, limit: int) -> int:
+    nc = await nats.connect(url, connect_timeout=5)
+    js = nc.jetstream()
+    filter_subject = dlq_subject(county, service) if service else subject(county, "dlq", ">")
+    emitted = 0
+    try:
+        sub = await js.subscribe(filter_subject, ordered_consumer=True)
+        while emitted < limit:
+            try:
+                msg = await sub.next_msg(timeout=1)
+            except nats.errors.TimeoutError:
+                break
+            emit_json(json.loads(msg.data))
+            emitted += 1
+    except nats.js.errors.NotFoundError:
+        pass
+    finally:
+        await nc.close()
+    return emitted
 
 
 @app.command("stats")

@@ -8,10 +8,10 @@ from datetime import date
 from pathlib import Path
 
 import typer
+from fangpin_contracts.events import Warning
 from pydantic import ValidationError
 
 from fangpin_cli.bus import nats_url, publish_warnings
-from fangpin_contracts.events import Warning
 
 app = typer.Typer(no_args_is_help=True, help="Department warnings on the bus.")
 
@@ -50,7 +50,7 @@ def send(
         typer.echo(f"error: {field}: {first['msg']}", err=True)
         raise typer.Exit(2) from err
     item = {"event_id": event_id, "data": data} if event_id else {"data": data}
-    published, duplicates = asyncio.run(
+    published, _ = asyncio.run(
         publish_warnings(nats_url(url), county, [item], "fangpin/cli")
     )
     typer.echo("published" if published else "duplicate: already on the bus")
