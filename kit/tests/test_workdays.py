@@ -6,9 +6,10 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from structlog.testing import capture_logs
+
 from fangpin_kit import workdays
 from fangpin_kit.workdays import CalendarOverrides, WorkdayCalendar
-from structlog.testing import capture_logs
 
 D = dt.date
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import nats
 import pytest
+
 from fangpin_cli.bus import publish_warnings
 from fangpin_cli.demo import DemoCounty, generate_households
 from fangpin_kit.testing import wait_until
@@ -23,7 +24,9 @@ N = 300
 async def test_sigkilled_intake_processes_every_warning_exactly_once(tmp_path: Path) -> None:
     demo = DemoCounty(county="652827", households=N, seed=7)
     households = generate_households(demo, date.today())
-    async with running_suite(tmp_path, services=("intake",)) as suite:
+    # a killed consumer's unacknowledged messages come back after ack_wait
+    env = {"FANGPIN_ACK_WAIT_SECONDS": "3"}
+    async with running_suite(tmp_path, services=("intake",), env=env) as suite:
         assert suite.nats is not None
         await import_households(suite, households)
         warnings = [

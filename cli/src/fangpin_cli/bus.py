@@ -8,11 +8,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import nats
+
+from fangpin_cli.endpoints import endpoints_file
 from fangpin_contracts.cloudevents import new_event
 from fangpin_contracts.subjects import subject
 from fangpin_kit.bus import headers_for
-
-from fangpin_cli.endpoints import endpoints_file
 
 
 def nats_url(explicit: str | None = None) -> str:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 import typer
+
 from fangpin_kit.grpcclient import channel
 from fangpin_kit.settings import DEFAULT_GRPC_PORTS, repo_root
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from fangpin.v1 import intake_pb2, intake_pb2_grpc
 
+from fangpin.v1 import intake_pb2, intake_pb2_grpc
 from fangpin_cli.csvformat import CsvError, read_csv
 from fangpin_cli.endpoints import call, emit_json
 

@@ -42,6 +42,8 @@ class Suite:
     host: str = "127.0.0.1"
     services: tuple[str, ...] = SERVICES
     env: dict[str, str] = field(default_factory=dict)
+    # per-service extra environment, e.g. a clock offset for one restarted service in a drill
+    service_env_overrides: dict[str, dict[str, str]] = field(default_factory=dict)
     nats: EmbeddedNats | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     ports: dict[str, int] = field(default_factory=dict)
@@ -77,6 +79,7 @@ class Suite:
         db_url = self.env.get(f"FANGPIN_{service.upper()}_DB_URL")
         if db_url:
             env["FANGPIN_DB_URL"] = db_url
+        env.update(self.service_env_overrides.get(service, {}))
         return env
 
     def start_service(self, service: str) -> subprocess.Popen[bytes]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nats
 import typer
+
 from fangpin.v1 import (
     approval_pb2_grpc,
     assistance_pb2_grpc,
@@ -20,14 +21,13 @@ from fangpin.v1 import (
     notify_pb2_grpc,
     screening_pb2_grpc,
 )
-from fangpin_contracts.subjects import SERVICES, dlq_subject, subject
-from fangpin_kit.grpcclient import channel
-from fangpin_kit.settings import repo_root
-
 from fangpin_cli.bus import nats_url, publish_warnings
 from fangpin_cli.demo import DemoCounty, generate_households, generate_warnings
 from fangpin_cli.endpoints import address, emit_json
 from fangpin_cli.launcher import Suite
+from fangpin_contracts.subjects import SERVICES, dlq_subject, subject
+from fangpin_kit.grpcclient import channel
+from fangpin_kit.settings import repo_root
 
 app = typer.Typer(no_args_is_help=True, help="Operations: stats, health.")
 

@@ -8,10 +8,10 @@ from datetime import date
 from pathlib import Path
 
 import typer
-from fangpin_contracts.events import Warning
 from pydantic import ValidationError
 
 from fangpin_cli.bus import nats_url, publish_warnings
+from fangpin_contracts.events import Warning
 
 app = typer.Typer(no_args_is_help=True, help="Department warnings on the bus.")
 

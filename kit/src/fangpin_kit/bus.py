@@ -15,9 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import nats
-from fangpin_contracts.cloudevents import MSG_ID_HEADER, CloudEvent
-from fangpin_contracts.events import DeadLetter
-from fangpin_contracts.subjects import DOMAINS, dlq_subject, stream_name, stream_subjects
 from faststream import AckPolicy
 from faststream.exceptions import NackMessage
 from faststream.nats import JStream, NatsBroker, NatsMessage, PullSub
@@ -25,6 +22,9 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
+from fangpin_contracts.cloudevents import MSG_ID_HEADER, CloudEvent
+from fangpin_contracts.events import DeadLetter
+from fangpin_contracts.subjects import DOMAINS, dlq_subject, stream_name, stream_subjects
 from fangpin_kit.correlation import correlation_scope
 from fangpin_kit.db import Database, DuplicateDelivery, UnitOfWork, utcnow
 from fangpin_kit.logging import get_logger

@@ -10,7 +10,6 @@ from types import TracebackType
 from typing import Any
 
 import sqlalchemy as sa
-from fangpin_contracts.cloudevents import CloudEvent
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from fangpin_contracts.cloudevents import CloudEvent
 from fangpin_kit.correlation import current_correlation_id
 
 

@@ -7,8 +7,8 @@ import contextlib
 
 import nats
 import sqlalchemy as sa
-from fangpin_contracts.cloudevents import MSG_ID_HEADER
 
+from fangpin_contracts.cloudevents import MSG_ID_HEADER
 from fangpin_kit.db import Database, utcnow
 from fangpin_kit.logging import get_logger
 

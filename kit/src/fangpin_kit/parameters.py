@@ -283,7 +283,14 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
     return loader.construct_mapping(node, deep=deep)
 
 
+def _construct_timestamp(loader: _StrictLoader, node: yaml.ScalarNode) -> str:
+    # Dates stay text here and are parsed where their key is known, so an impossible date
+    # (2021-13-01) fails with the file and key instead of deep inside PyYAML.
+    return str(loader.construct_scalar(node))
+
+
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _construct_timestamp)
 
 
 def _load_file(spec: SectionSpec, path: Path, *, require_all: bool) -> dict[str, Timeline]:

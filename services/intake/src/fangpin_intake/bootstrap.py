@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from fangpin.v1 import intake_pb2, intake_pb2_grpc
-from fangpin_kit.grpcserver import ServicerBinding
-from fangpin_kit.runtime import ServiceApp, ServiceSpec
-from fangpin_kit.workdays import default_calendar
-
 from fangpin_intake.adapters.orm import MIGRATIONS, metadata
 from fangpin_intake.adapters.rules import clue_rules_provider
 from fangpin_intake.entrypoints import bus as bus_entry
 from fangpin_intake.entrypoints.grpc import IntakeServicer
 from fangpin_intake.service_layer.handlers import IntakeContext
+from fangpin_kit.grpcserver import ServicerBinding
+from fangpin_kit.runtime import ServiceApp, ServiceSpec
+from fangpin_kit.workdays import default_calendar
 
 
 def context_for(app: ServiceApp) -> IntakeContext:

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
+
 from fangpin_contracts.cloudevents import CloudEvent, new_event
 from fangpin_contracts.household import RecordError
 from fangpin_intake.adapters.orm import MIGRATIONS, ClueRow, HouseholdRow, WarningRow, metadata

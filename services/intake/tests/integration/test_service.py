@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import nats
+
 from fangpin_contracts.cloudevents import CloudEvent, new_event
 from fangpin_contracts.subjects import subject
 from fangpin_intake.bootstrap import SPEC

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 import pytest
+
 from fangpin_intake.domain.clues import ClueRules, open_clue
 from fangpin_kit.workdays import default_calendar
 

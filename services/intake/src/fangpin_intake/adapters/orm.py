@@ -6,10 +6,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from fangpin_kit.db import JsonColumn, UtcDateTime
-from fangpin_kit.orm import service_base
 from sqlalchemy import Column, Index
 from sqlmodel import Field
+
+from fangpin_kit.db import JsonColumn, UtcDateTime
+from fangpin_kit.orm import service_base
 
 Base = service_base()
 metadata = Base.metadata

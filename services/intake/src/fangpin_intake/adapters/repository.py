@@ -36,6 +36,15 @@ class HouseholdRepository:
     def add(self, row: HouseholdRow) -> None:
         self.session.add(row)
 
+    async def page(self, *, after: str, region_prefix: str, limit: int) -> list[HouseholdRow]:
+        """Households in id order after `after`, within a county/town/village code prefix."""
+        query = sa.select(HouseholdRow).order_by(HouseholdRow.household_id).limit(limit)
+        if after:
+            query = query.where(HouseholdRow.household_id > after)
+        if region_prefix:
+            query = query.where(HouseholdRow.village.startswith(region_prefix))
+        return list((await self.session.execute(query)).scalars())
+
     async def replace_members(self, household_id: str, id_numbers: list[str]) -> None:
         await self.session.execute(
             sa.delete(MemberRow).where(MemberRow.household_id == household_id)

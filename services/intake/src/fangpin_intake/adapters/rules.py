@@ -6,9 +6,8 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from fangpin_kit.parameters import ParameterSpec, SectionSpec, load_section
-
 from fangpin_intake.domain.clues import ClueRules
+from fangpin_kit.parameters import ParameterSpec, SectionSpec, load_section
 
 PROCEDURE_VIEW = SectionSpec(
     "procedure",

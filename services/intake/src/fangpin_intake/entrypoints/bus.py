@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from fangpin_contracts.cloudevents import CloudEvent
 from fangpin_contracts.subjects import subject
-from fangpin_kit.bus import EventBus
-from fangpin_kit.db import UnitOfWork
-
 from fangpin_intake.service_layer import handlers
 from fangpin_intake.service_layer.handlers import IntakeContext
+from fangpin_kit.bus import EventBus
+from fangpin_kit.db import UnitOfWork
 
 
 def subscribe(bus: EventBus, ctx: IntakeContext) -> None:

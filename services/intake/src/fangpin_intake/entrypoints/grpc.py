@@ -7,17 +7,18 @@ from collections.abc import AsyncIterator
 from datetime import date
 
 import grpc
+
 from fangpin.v1 import common_pb2, intake_pb2, intake_pb2_grpc
 from fangpin_contracts.household import RecordError
-from fangpin_kit.clock import china_date
-from fangpin_kit.db import Database
-
 from fangpin_intake.adapters.repository import ClueRepository, HouseholdRepository, counts
 from fangpin_intake.domain.clues import CLUE_SOURCES, Clue
 from fangpin_intake.service_layer import handlers
 from fangpin_intake.service_layer.handlers import IntakeContext
+from fangpin_kit.clock import china_date
+from fangpin_kit.db import Database
 
 IMPORT_BATCH = 200
+EXPORT_PAGE = 1000
 
 
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
@@ -75,6 +76,25 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         if row is None:
             await context.abort(grpc.StatusCode.NOT_FOUND, f"household {request.household_id}")
         return intake_pb2.HouseholdRecord(json=json.dumps(row.record, ensure_ascii=False))
+
+    async def ExportHouseholds(
+        self, request: intake_pb2.ExportHouseholdsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[intake_pb2.HouseholdRecord]:
+        after = request.after
+        line = 0
+        while True:
+            async with self.database.sessions() as session:
+                page = await HouseholdRepository(session).page(
+                    after=after, region_prefix=request.village, limit=EXPORT_PAGE
+                )
+            for row in page:
+                line += 1
+                yield intake_pb2.HouseholdRecord(
+                    line=line, json=json.dumps(row.record, ensure_ascii=False)
+                )
+            if len(page) < EXPORT_PAGE:
+                return
+            after = page[-1].household_id
 
     async def DeclareRisk(
         self, request: intake_pb2.DeclareRiskRequest, context: grpc.aio.ServicerContext

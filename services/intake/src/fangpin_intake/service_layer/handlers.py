@@ -13,10 +13,6 @@ from fangpin_contracts.cloudevents import CloudEvent, new_event
 from fangpin_contracts.events import ClueAccepted, Region, ScreeningDecided, Warning
 from fangpin_contracts.household import RecordError, household_to_dict, validate_household
 from fangpin_contracts.subjects import subject
-from fangpin_kit.bus import PermanentError
-from fangpin_kit.clock import Clock, china_date
-from fangpin_kit.db import UnitOfWork
-
 from fangpin_intake.adapters.orm import HouseholdRow, WarningRow
 from fangpin_intake.adapters.repository import (
     ClueRepository,
@@ -25,6 +21,9 @@ from fangpin_intake.adapters.repository import (
 )
 from fangpin_intake.domain.clues import Clue, ClueRules, WorkingDays, open_clue
 from fangpin_intake.domain.warning_facts import WarningFacts, apply_warning
+from fangpin_kit.bus import PermanentError
+from fangpin_kit.clock import Clock, china_date
+from fangpin_kit.db import UnitOfWork
 
 ImportStatus = Literal["created", "updated", "unchanged"]
 
