@@ -10,9 +10,8 @@ from typing import Any
 import nats
 
 from fangpin_cli.endpoints import endpoints_file
-from fangpin_contracts.cloudevents import new_event
+from fangpin_contracts.cloudevents import headers_for, new_event
 from fangpin_contracts.subjects import subject
-from fangpin_kit.bus import headers_for
 
 
 def nats_url(explicit: str | None = None) -> str:

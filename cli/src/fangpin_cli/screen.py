@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
@@ -10,19 +11,20 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import date
+from multiprocessing.synchronize import Condition
 from pathlib import Path
 from typing import BinaryIO, Final
 
 import typer
 from fangpin_kit.parameters import ParameterError, load_section
-from fangpin_screening.domain.batch import ScreenedLines, screen_lines
+from fangpin_screening.domain.batch import screen_lines
 from fangpin_screening.domain.engine import CompiledRuleset, compile_ruleset
 from fangpin_screening.domain.parameters import SCREENING_SECTION
 
 BLOCK_BYTES: Final = 2 * 1024 * 1024
 """Input read per chunk; memory stays at a few chunks per worker whatever the input size."""
 
-_ruleset: CompiledRuleset | None = None
+IN_FLIGHT_PER_WORKER: Final = 2
 
 
 def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
@@ -45,55 +47,134 @@ def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[tu
         yield pending, line_number
 
 
-def _init_worker(ruleset: CompiledRuleset) -> None:
-    global _ruleset
-    _ruleset = ruleset
+class _Worker:
+    """State of a worker process: the ruleset and the turn that keeps output in input order.
+
+    Workers write their chunk's lines straight to the output file descriptor when the shared
+    counter says it is their chunk's turn, so decision text never travels back through pipes.
+    """
+
+    ruleset: CompiledRuleset
+    turn: Condition
+    next_chunk: ctypes.c_longlong
+    out_fd: int
+    parent: int
+
+
+def _init_worker(
+    ruleset: CompiledRuleset, turn: Condition, next_chunk: ctypes.c_longlong, out_fd: int
+) -> None:
+    _Worker.ruleset = ruleset
+    _Worker.turn = turn
+    _Worker.next_chunk = next_chunk
+    _Worker.out_fd = out_fd
+    _Worker.parent = os.getppid()
     gc.disable()  # decoded records hold no reference cycles; collection only costs time here
 
 
-def _screen_blob(blob: bytes, first_line: int) -> tuple[bytes, int]:
-    assert _ruleset is not None, "worker not initialized"
-    result = screen_lines(blob.split(b"\n"), first_line, _ruleset)
-    return result.text.encode("utf-8"), result.rejected
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _screen_chunk(sequence: int, blob: bytes, first_line: int) -> int:
+    """Screen one chunk in a worker, write it at its turn; returns the rejected count."""
+    data: bytes | None = None
+    try:
+        result = screen_lines(blob.split(b"\n"), first_line, _Worker.ruleset)
+        data = result.text.encode("utf-8")
+    finally:
+        with _Worker.turn:
+            while not _Worker.turn.wait_for(lambda: _Worker.next_chunk.value == sequence, 1.0):
+                if os.getppid() != _Worker.parent:
+                    os._exit(1)  # the CLI process is gone; nobody will take the turn
+            try:
+                if data is not None:
+                    _write_all(_Worker.out_fd, data)
+            finally:
+                _Worker.next_chunk.value = sequence + 1
+                _Worker.turn.notify_all()
+    return result.rejected
+
+
+_M_TRIM_THRESHOLD: Final = -1
+_M_MMAP_THRESHOLD: Final = -3
+
+
+def tune_malloc() -> bool:
+    """Keep freed chunk buffers in the heap for reuse (glibc only; returns whether applied).
+
+    Each chunk allocates tens of MiB of output text; by default glibc maps such blocks
+    afresh and unmaps them on free, so every chunk pays first-touch page faults again (on a
+    VM several times the cost of the copy itself). Reusing them keeps RSS flat at the peak of
+    a few chunks.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    mallopt = libc.mallopt
+    return bool(mallopt(_M_MMAP_THRESHOLD, 32 * 2**20) and mallopt(_M_TRIM_THRESHOLD, 256 * 2**20))
 
 
 def _default_workers() -> int:
-    return max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(2, cpus or 1))
+
+
+def _fileno(sink: BinaryIO) -> int | None:
+    try:
+        return sink.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 def screen_stream(
-    source: BinaryIO, sink: BinaryIO, ruleset: CompiledRuleset, workers: int = 0
+    source: BinaryIO,
+    sink: BinaryIO,
+    ruleset: CompiledRuleset,
+    workers: int = 0,
+    block_bytes: int = BLOCK_BYTES,
 ) -> int:
     """Screen `source` into `sink` in input order; returns the number of rejected lines.
 
-    The first chunk is screened in this process; only a longer input starts `workers`
-    processes (default: up to 2), each given whole chunks, with a bounded number in flight.
+    An input of one chunk is screened in this process. A longer one is spread over `workers`
+    forked processes (default: up to 2 CPUs), a bounded number of chunks in flight, each
+    worker writing its chunk to the sink's file descriptor in turn. Memory stays flat.
     """
-    chunks = read_chunks(source)
+    chunks = read_chunks(source, block_bytes)
     first = next(chunks, None)
     if first is None:
         return 0
     second = next(chunks, None)
     count = workers or _default_workers()
+    out_fd = _fileno(sink)
+    forking = "fork" in multiprocessing.get_all_start_methods()
     rejected = 0
-    if second is None or count == 1:
+    if second is None or count == 1 or out_fd is None or not forking:
         for blob, line in _chain(first, second, chunks):
-            rejected += _write(sink, screen_lines(blob.split(b"\n"), line, ruleset))
+            result = screen_lines(blob.split(b"\n"), line, ruleset)
+            sink.write(result.text.encode("utf-8"))
+            rejected += result.rejected
         return rejected
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pending: deque[Future[tuple[bytes, int]]] = deque()
+    sink.flush()
+    context = multiprocessing.get_context("fork")
+    turn = context.Condition()
+    next_chunk = context.Value("q", 0, lock=False)
+    pending: deque[Future[int]] = deque()
     with ProcessPoolExecutor(
         max_workers=count,
-        mp_context=multiprocessing.get_context(method),
+        mp_context=context,
         initializer=_init_worker,
-        initargs=(ruleset,),
+        initargs=(ruleset, turn, next_chunk, out_fd),
     ) as pool:
-        for blob, line in _chain(first, second, chunks):
-            pending.append(pool.submit(_screen_blob, blob, line))
-            if len(pending) > 2 * count:
-                rejected += _drain(sink, pending.popleft())
+        for sequence, (blob, line) in enumerate(_chain(first, second, chunks)):
+            pending.append(pool.submit(_screen_chunk, sequence, blob, line))
+            if len(pending) >= IN_FLIGHT_PER_WORKER * count:
+                rejected += pending.popleft().result()
         while pending:
-            rejected += _drain(sink, pending.popleft())
+            rejected += pending.popleft().result()
     return rejected
 
 
@@ -104,17 +185,6 @@ def _chain(
     if second is not None:
         yield second
         yield from rest
-
-
-def _drain(sink: BinaryIO, future: Future[tuple[bytes, int]]) -> int:
-    text, rejected = future.result()
-    sink.write(text)
-    return rejected
-
-
-def _write(sink: BinaryIO, result: ScreenedLines) -> int:
-    sink.write(result.text.encode("utf-8"))
-    return result.rejected
 
 
 def _parse_as_of(value: str | None) -> date:
@@ -157,6 +227,11 @@ def screen(
         typer.echo(f"fangpin screen: {exc}", err=True)
         raise typer.Exit(2) from None
     sink = sys.stdout.buffer
+    # Decoded records hold no reference cycles: collections would only walk the imported
+    # modules again and again (tens of microseconds per household), so skip them here.
+    gc.freeze()
+    gc.disable()
+    tune_malloc()
     try:
         if file == "-":
             rejected = screen_stream(sys.stdin.buffer, sink, ruleset, workers)

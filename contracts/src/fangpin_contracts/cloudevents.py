@@ -59,3 +59,11 @@ def new_event(
         correlationid=correlation_id,
         data=payload,
     )
+
+
+def headers_for(event: CloudEvent) -> dict[str, str]:
+    """NATS headers of an event: the dedupe id (`Nats-Msg-Id` = CloudEvents id) and correlation."""
+    headers = {MSG_ID_HEADER: event.id, "ce-type": event.type}
+    if event.correlationid:
+        headers["x-correlation-id"] = event.correlationid
+    return headers

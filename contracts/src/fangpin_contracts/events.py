@@ -115,6 +115,14 @@ class CaseEvent(Payload):
     actor: dict[str, Any] | None = None
     escalate_to: str | None = None
     household: dict[str, Any] | None = None
+    # Added by approval (optional, backward compatible): what moved the case (`sign`,
+    # `publish_notice`, `object`, `return`) and from which step, the elimination mode of an
+    # elimination decision, the breached deadline of `case.overdue`, and the case version.
+    action: str | None = None
+    from_step: str | None = None
+    elimination_mode: str | None = None
+    deadline: str | None = None
+    version: int | None = None
 
 
 class PlanMeasure(Payload):
@@ -124,6 +132,7 @@ class PlanMeasure(Payload):
     dept: str
     developmental: bool = False
     status: str
+    beneficiary: str | None = None  # member reference `m<n>` (n-th member of the record)
 
 
 class PlanCreated(Payload):
@@ -136,6 +145,9 @@ class PlanCreated(Payload):
     due: date
     measures: list[PlanMeasure]
     violations: list[str] = Field(default_factory=list)
+    status: str = "proposed"  # `active` when confirmed at once (no rule violation)
+    green_channel: bool = False
+    contact_cadres: list[str] = Field(default_factory=list)
 
 
 class MeasureDispatched(Payload):
@@ -152,6 +164,11 @@ class MeasureDispatched(Payload):
     attempt: int = 1
     reply_due: datetime
     household: dict[str, Any] | None = None
+    # additions (assistance): what a department system needs to act without a lookup
+    name_zh: str | None = None
+    beneficiary: str | None = None  # member reference `m<n>`: the n-th member of `household`
+    term_kind: str | None = None  # none | contract_end | agreement_end | school_stage_end | ...
+    case_id: str | None = None
 
 
 class MeasureReply(Payload):
@@ -162,6 +179,8 @@ class MeasureReply(Payload):
     dept: str
     reason: str | None = None
     note: str | None = None
+    started_on: date | None = None  # accepted: when delivery starts (default: on receipt)
+    term_end: date | None = None  # accepted: contract or agreement end (合同/协议到期日)
 
 
 class MeasureOverdue(Payload):
@@ -174,6 +193,10 @@ class MeasureOverdue(Payload):
     dept: str
     attempts: int
     escalate_to: str
+    plan_id: str | None = None
+    type: str | None = None
+    sub_measure: str | None = None
+    first_dispatched_at: datetime | None = None
 
 
 class TaskDue(Payload):
@@ -187,6 +210,31 @@ class TaskDue(Payload):
     recipient_role: str | None = None
     dept: str | None = None
     details: dict[str, Any] = Field(default_factory=dict)
+
+
+class IncomeRecorded(Payload):
+    """`fp.<county>.followup.income_recorded`: income of one collection period (收入采集).
+
+    A correction of the same period comes with a higher `revision` (and a new event id).
+    """
+
+    household_id: str
+    region: Region
+    plan_id: str
+    period_start: date
+    period_end: date
+    members: int = Field(ge=1)
+    wage: float = Field(ge=0)
+    business: float = Field(ge=0)
+    property: float = Field(ge=0)
+    transfer: float = Field(ge=0)
+    production_costs: float = Field(ge=0)
+    net: float
+    per_capita: float
+    method: str
+    collected_by: str
+    revision: int = Field(default=1, ge=1)
+    recorded_at: datetime
 
 
 class NoticeSent(Payload):

@@ -22,7 +22,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from fangpin_contracts.cloudevents import MSG_ID_HEADER, CloudEvent
+from fangpin_contracts.cloudevents import MSG_ID_HEADER, CloudEvent, headers_for
 from fangpin_contracts.events import DeadLetter
 from fangpin_contracts.subjects import DOMAINS, dlq_subject, stream_name, stream_subjects
 from fangpin_kit.correlation import correlation_scope
@@ -37,14 +37,6 @@ Handler = Callable[[CloudEvent, UnitOfWork], Awaitable[None]]
 
 class PermanentError(Exception):
     """A message that can never succeed (bad input): dead-letter it without retrying."""
-
-
-def headers_for(event: CloudEvent) -> dict[str, str]:
-    """NATS headers of an event: the dedupe id (`Nats-Msg-Id` = CloudEvents id) and correlation."""
-    headers = {MSG_ID_HEADER: event.id, "ce-type": event.type}
-    if event.correlationid:
-        headers["x-correlation-id"] = event.correlationid
-    return headers
 
 
 async def declare_streams(

@@ -6,12 +6,11 @@ from pathlib import Path
 
 import nats
 
-from fangpin_contracts.cloudevents import CloudEvent, new_event
+from fangpin_contracts.cloudevents import CloudEvent, headers_for, new_event
 from fangpin_contracts.subjects import subject
 from fangpin_intake.bootstrap import SPEC
 from fangpin_intake.domain.clues import ClueRules
 from fangpin_intake.service_layer import handlers
-from fangpin_kit.bus import headers_for
 from fangpin_kit.clock import utc_now
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.testing import running_service
