@@ -93,6 +93,11 @@ class ScreeningDecided(Payload):
     reason: Literal["clue", "rescreen", "request"] = "clue"
     decision: dict[str, Any]
     household: dict[str, Any]
+    # Added by screening (optional, backward compatible): the household's risk elimination was
+    # approved and this in-scope decision shows the risk returned (风险消除回退): approval
+    # re-identifies it. `rollback_reasons` are the roll-back check's codes.
+    rollback: bool = False
+    rollback_reasons: list[str] = Field(default_factory=list)
 
 
 class CaseEvent(Payload):

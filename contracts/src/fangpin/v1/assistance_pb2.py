@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fangpin.v1 import common_pb2 as fangpin_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66\x61ngpin/v1/assistance.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"\xb6\x01\n\x07Measure\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0bsub_measure\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x65pt\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x15\n\rdevelopmental\x18\x06 \x01(\x08\x12\x19\n\x11\x64ispatch_attempts\x18\x07 \x01(\x05\x12\x14\n\x0chousehold_id\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\"\xba\x01\n\x04Plan\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\"\n\x06region\x18\x03 \x01(\x0b\x32\x12.fangpin.v1.Region\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x0b\n\x03\x64ue\x18\x05 \x01(\t\x12%\n\x08measures\x18\x06 \x03(\x0b\x32\x13.fangpin.v1.Measure\x12\x12\n\nviolations\x18\x07 \x03(\t\x12\x0f\n\x07\x63\x61se_id\x18\x08 \x01(\t\"&\n\x0eGetPlanRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\"B\n\x13ListMeasuresRequest\x12\x0c\n\x04\x64\x65pt\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"=\n\x14ListMeasuresResponse\x12%\n\x08measures\x18\x01 \x03(\x0b\x32\x13.fangpin.v1.Measure2\xe0\x01\n\x11\x41ssistanceService\x12\x37\n\x07GetPlan\x12\x1a.fangpin.v1.GetPlanRequest\x1a\x10.fangpin.v1.Plan\x12Q\n\x0cListMeasures\x12\x1f.fangpin.v1.ListMeasuresRequest\x1a .fangpin.v1.ListMeasuresResponse\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1b\x66\x61ngpin/v1/assistance.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"\xb4\x03\n\x07Measure\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x13\n\x0bsub_measure\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x65pt\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x15\n\rdevelopmental\x18\x06 \x01(\x08\x12\x19\n\x11\x64ispatch_attempts\x18\x07 \x01(\x05\x12\x14\n\x0chousehold_id\x18\x08 \x01(\t\x12\x0e\n\x06reason\x18\t \x01(\t\x12\x0f\n\x07plan_id\x18\n \x01(\t\x12\x0f\n\x07name_zh\x18\x0b \x01(\t\x12\x13\n\x0b\x62\x65neficiary\x18\x0c \x01(\t\x12\r\n\x05\x62\x61sis\x18\r \x03(\t\x12\x13\n\x0b\x64ispatch_id\x18\x0e \x01(\t\x12\x11\n\treply_due\x18\x0f \x01(\t\x12\x0f\n\x07overdue\x18\x10 \x01(\x08\x12\x13\n\x0bimplemented\x18\x11 \x01(\x08\x12\x12\n\nstarted_on\x18\x12 \x01(\t\x12\x10\n\x08term_end\x18\x13 \x01(\t\x12\x10\n\x08replaces\x18\x14 \x01(\t\x12\x13\n\x0breplaced_by\x18\x15 \x01(\t\x12\x1b\n\x13\x66irst_dispatched_at\x18\x16 \x01(\t\"C\n\x06Waiver\x12\x11\n\tviolation\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\n\n\x02\x62y\x18\x03 \x01(\t\x12\n\n\x02\x61t\x18\x04 \x01(\t\"\x89\x01\n\x13ReplacementProposal\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12\x14\n\x0cproposed_key\x18\x02 \x01(\t\x12\x13\n\x0b\x62\x65neficiary\x18\x03 \x01(\t\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x13\n\x0breplaced_by\x18\x06 \x01(\t\"\xa6\x04\n\x04Plan\x12\x0f\n\x07plan_id\x18\x01 \x01(\t\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\"\n\x06region\x18\x03 \x01(\x0b\x32\x12.fangpin.v1.Region\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x0b\n\x03\x64ue\x18\x05 \x01(\t\x12%\n\x08measures\x18\x06 \x03(\x0b\x32\x13.fangpin.v1.Measure\x12\x12\n\nviolations\x18\x07 \x03(\t\x12\x0f\n\x07\x63\x61se_id\x18\x08 \x01(\t\x12\x16\n\x0e\x63ontact_cadres\x18\t \x03(\t\x12#\n\x07waivers\x18\n \x03(\x0b\x32\x12.fangpin.v1.Waiver\x12\x15\n\rgreen_channel\x18\x0b \x01(\x08\x12\x10\n\x08\x63\x61tegory\x18\x0c \x01(\t\x12\x12\n\nrisk_types\x18\r \x03(\t\x12\x15\n\ridentified_on\x18\x0e \x01(\t\x12\x14\n\x0c\x63onfirmed_at\x18\x0f \x01(\t\x12\x14\n\x0c\x63onfirmed_by\x18\x10 \x01(\t\x12\x1a\n\x12risk_eliminated_on\x18\x11 \x01(\t\x12\x12\n\nstopped_at\x18\x12 \x01(\t\x12\x13\n\x0bstop_reason\x18\x13 \x01(\t\x12 \n\x18has_implemented_measures\x18\x14 \x01(\x08\x12\x35\n\x0creplacements\x18\x15 \x03(\x0b\x32\x1f.fangpin.v1.ReplacementProposal\x12\x0f\n\x07overdue\x18\x16 \x01(\x08\"&\n\x0eGetPlanRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\"0\n\x0bWaiverInput\x12\x11\n\tviolation\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"G\n\x0cMeasureInput\x12\x13\n\x0bmeasure_key\x18\x01 \x01(\t\x12\x13\n\x0b\x62\x65neficiary\x18\x02 \x01(\t\x12\r\n\x05\x62\x61sis\x18\x03 \x03(\t\"`\n\x12\x43onfirmPlanRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\n\n\x02\x62y\x18\x02 \x01(\t\x12(\n\x07waivers\x18\x03 \x03(\x0b\x32\x17.fangpin.v1.WaiverInput\"\xa8\x01\n\x11\x41\x64justPlanRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\n\n\x02\x62y\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12%\n\x03\x61\x64\x64\x18\x04 \x03(\x0b\x32\x18.fangpin.v1.MeasureInput\x12\x10\n\x08withdraw\x18\x05 \x03(\t\x12(\n\x07waivers\x18\x06 \x03(\x0b\x32\x17.fangpin.v1.WaiverInput\"\x9b\x01\n\x15ReplaceMeasureRequest\x12\x12\n\nmeasure_id\x18\x01 \x01(\t\x12\n\n\x02\x62y\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x13\n\x0bmeasure_key\x18\x04 \x01(\t\x12\x13\n\x0b\x62\x65neficiary\x18\x05 \x01(\t\x12(\n\x07waivers\x18\x06 \x03(\x0b\x32\x17.fangpin.v1.WaiverInput\"_\n\x19\x41ssignContactCadreRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61\x64re_id\x18\x03 \x01(\t\x12\n\n\x02\x62y\x18\x04 \x01(\t\"f\n\x1a\x41ssignContactCadreResponse\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x0e\n\x06\x63\x61\x64res\x18\x03 \x03(\t\x12\x12\n\nviolations\x18\x04 \x03(\t\"i\n\x13ListMeasuresRequest\x12\x0c\n\x04\x64\x65pt\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x14\n\x0chousehold_id\x18\x04 \x01(\t\x12\x0f\n\x07overdue\x18\x05 \x01(\x08\"=\n\x14ListMeasuresResponse\x12%\n\x08measures\x18\x01 \x03(\x0b\x32\x13.fangpin.v1.Measure\"l\n\x12RecordVisitRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x12\n\nvisited_on\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61\x64re_id\x18\x03 \x01(\t\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"g\n\x05Visit\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x12\n\nvisited_on\x18\x02 \x01(\t\x12\x10\n\x08\x63\x61\x64re_id\x18\x03 \x01(\t\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x14\n\x0c\x63losed_tasks\x18\x05 \x03(\t\"\xd6\x01\n\x13RecordIncomeRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0cperiod_start\x18\x02 \x01(\t\x12\x0c\n\x04wage\x18\x03 \x01(\x01\x12\x10\n\x08\x62usiness\x18\x04 \x01(\x01\x12\x10\n\x08property\x18\x05 \x01(\x01\x12\x10\n\x08transfer\x18\x06 \x01(\x01\x12\x18\n\x10production_costs\x18\x07 \x01(\x01\x12\x0f\n\x07members\x18\x08 \x01(\x05\x12\x0e\n\x06method\x18\t \x01(\t\x12\x14\n\x0c\x63ollected_by\x18\n \x01(\t\"\x8c\x01\n\x06Income\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x14\n\x0cperiod_start\x18\x02 \x01(\t\x12\x12\n\nperiod_end\x18\x03 \x01(\t\x12\x0b\n\x03net\x18\x04 \x01(\x01\x12\x12\n\nper_capita\x18\x05 \x01(\x01\x12\x0f\n\x07members\x18\x06 \x01(\x05\x12\x10\n\x08revision\x18\x07 \x01(\x05\"x\n\x10ListTasksRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0f\n\x07overdue\x18\x04 \x01(\x08\x12\x10\n\x08\x63\x61\x64re_id\x18\x05 \x01(\t\x12\r\n\x05limit\x18\x06 \x01(\x05\"\xcd\x01\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0chousehold_id\x18\x03 \x01(\t\x12\x0f\n\x07plan_id\x18\x04 \x01(\t\x12\x0b\n\x03\x64ue\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x11\n\tassignees\x18\x07 \x03(\t\x12\x14\n\x0cperiod_start\x18\x08 \x01(\t\x12\x12\n\nperiod_end\x18\t \x01(\t\x12\x0f\n\x07overdue\x18\n \x01(\x08\x12\x14\n\x0c\x64\x65tails_json\x18\x0b \x01(\t\"4\n\x11ListTasksResponse\x12\x1f\n\x05tasks\x18\x01 \x03(\x0b\x32\x10.fangpin.v1.Task2\xdd\x05\n\x11\x41ssistanceService\x12\x37\n\x07GetPlan\x12\x1a.fangpin.v1.GetPlanRequest\x1a\x10.fangpin.v1.Plan\x12?\n\x0b\x43onfirmPlan\x12\x1e.fangpin.v1.ConfirmPlanRequest\x1a\x10.fangpin.v1.Plan\x12=\n\nAdjustPlan\x12\x1d.fangpin.v1.AdjustPlanRequest\x1a\x10.fangpin.v1.Plan\x12\x45\n\x0eReplaceMeasure\x12!.fangpin.v1.ReplaceMeasureRequest\x1a\x10.fangpin.v1.Plan\x12\x63\n\x12\x41ssignContactCadre\x12%.fangpin.v1.AssignContactCadreRequest\x1a&.fangpin.v1.AssignContactCadreResponse\x12Q\n\x0cListMeasures\x12\x1f.fangpin.v1.ListMeasuresRequest\x1a .fangpin.v1.ListMeasuresResponse\x12@\n\x0bRecordVisit\x12\x1e.fangpin.v1.RecordVisitRequest\x1a\x11.fangpin.v1.Visit\x12\x43\n\x0cRecordIncome\x12\x1f.fangpin.v1.RecordIncomeRequest\x1a\x12.fangpin.v1.Income\x12H\n\tListTasks\x12\x1c.fangpin.v1.ListTasksRequest\x1a\x1d.fangpin.v1.ListTasksResponse\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,15 +33,47 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fangpin.v1.assistance_pb2',
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MEASURE']._serialized_start=69
-  _globals['_MEASURE']._serialized_end=251
-  _globals['_PLAN']._serialized_start=254
-  _globals['_PLAN']._serialized_end=440
-  _globals['_GETPLANREQUEST']._serialized_start=442
-  _globals['_GETPLANREQUEST']._serialized_end=480
-  _globals['_LISTMEASURESREQUEST']._serialized_start=482
-  _globals['_LISTMEASURESREQUEST']._serialized_end=548
-  _globals['_LISTMEASURESRESPONSE']._serialized_start=550
-  _globals['_LISTMEASURESRESPONSE']._serialized_end=611
-  _globals['_ASSISTANCESERVICE']._serialized_start=614
-  _globals['_ASSISTANCESERVICE']._serialized_end=838
+  _globals['_MEASURE']._serialized_end=505
+  _globals['_WAIVER']._serialized_start=507
+  _globals['_WAIVER']._serialized_end=574
+  _globals['_REPLACEMENTPROPOSAL']._serialized_start=577
+  _globals['_REPLACEMENTPROPOSAL']._serialized_end=714
+  _globals['_PLAN']._serialized_start=717
+  _globals['_PLAN']._serialized_end=1267
+  _globals['_GETPLANREQUEST']._serialized_start=1269
+  _globals['_GETPLANREQUEST']._serialized_end=1307
+  _globals['_WAIVERINPUT']._serialized_start=1309
+  _globals['_WAIVERINPUT']._serialized_end=1357
+  _globals['_MEASUREINPUT']._serialized_start=1359
+  _globals['_MEASUREINPUT']._serialized_end=1430
+  _globals['_CONFIRMPLANREQUEST']._serialized_start=1432
+  _globals['_CONFIRMPLANREQUEST']._serialized_end=1528
+  _globals['_ADJUSTPLANREQUEST']._serialized_start=1531
+  _globals['_ADJUSTPLANREQUEST']._serialized_end=1699
+  _globals['_REPLACEMEASUREREQUEST']._serialized_start=1702
+  _globals['_REPLACEMEASUREREQUEST']._serialized_end=1857
+  _globals['_ASSIGNCONTACTCADREREQUEST']._serialized_start=1859
+  _globals['_ASSIGNCONTACTCADREREQUEST']._serialized_end=1954
+  _globals['_ASSIGNCONTACTCADRERESPONSE']._serialized_start=1956
+  _globals['_ASSIGNCONTACTCADRERESPONSE']._serialized_end=2058
+  _globals['_LISTMEASURESREQUEST']._serialized_start=2060
+  _globals['_LISTMEASURESREQUEST']._serialized_end=2165
+  _globals['_LISTMEASURESRESPONSE']._serialized_start=2167
+  _globals['_LISTMEASURESRESPONSE']._serialized_end=2228
+  _globals['_RECORDVISITREQUEST']._serialized_start=2230
+  _globals['_RECORDVISITREQUEST']._serialized_end=2338
+  _globals['_VISIT']._serialized_start=2340
+  _globals['_VISIT']._serialized_end=2443
+  _globals['_RECORDINCOMEREQUEST']._serialized_start=2446
+  _globals['_RECORDINCOMEREQUEST']._serialized_end=2660
+  _globals['_INCOME']._serialized_start=2663
+  _globals['_INCOME']._serialized_end=2803
+  _globals['_LISTTASKSREQUEST']._serialized_start=2805
+  _globals['_LISTTASKSREQUEST']._serialized_end=2925
+  _globals['_TASK']._serialized_start=2928
+  _globals['_TASK']._serialized_end=3133
+  _globals['_LISTTASKSRESPONSE']._serialized_start=3135
+  _globals['_LISTTASKSRESPONSE']._serialized_end=3187
+  _globals['_ASSISTANCESERVICE']._serialized_start=3190
+  _globals['_ASSISTANCESERVICE']._serialized_end=3923
 # @@protoc_insertion_point(module_scope)

@@ -40,10 +40,45 @@ class AssistanceServiceStub:
                 request_serializer=fangpin_dot_v1_dot_assistance__pb2.GetPlanRequest.SerializeToString,
                 response_deserializer=fangpin_dot_v1_dot_assistance__pb2.Plan.FromString,
                 _registered_method=True)
+        self.ConfirmPlan = channel.unary_unary(
+                '/fangpin.v1.AssistanceService/ConfirmPlan',
+                request_serializer=fangpin_dot_v1_dot_assistance__pb2.ConfirmPlanRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_assistance__pb2.Plan.FromString,
+                _registered_method=True)
+        self.AdjustPlan = channel.unary_unary(
+                '/fangpin.v1.AssistanceService/AdjustPlan',
+                request_serializer=fangpin_dot_v1_dot_assistance__pb2.AdjustPlanRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_assistance__pb2.Plan.FromString,
+                _registered_method=True)
+        self.ReplaceMeasure = channel.unary_unary(
+                '/fangpin.v1.AssistanceService/ReplaceMeasure',
+                request_serializer=fangpin_dot_v1_dot_assistance__pb2.ReplaceMeasureRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_assistance__pb2.Plan.FromString,
+                _registered_method=True)
+        self.AssignContactCadre = channel.unary_unary(
+                '/fangpin.v1.AssistanceService/AssignContactCadre',
+                request_serializer=fangpin_dot_v1_dot_assistance__pb2.AssignContactCadreRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_assistance__pb2.AssignContactCadreResponse.FromString,
+                _registered_method=True)
         self.ListMeasures = channel.unary_unary(
                 '/fangpin.v1.AssistanceService/ListMeasures',
                 request_serializer=fangpin_dot_v1_dot_assistance__pb2.ListMeasuresRequest.SerializeToString,
                 response_deserializer=fangpin_dot_v1_dot_assistance__pb2.ListMeasuresResponse.FromString,
+                _registered_method=True)
+        self.RecordVisit = channel.unary_unary(
+                '/fangpin.v1.AssistanceService/RecordVisit',
+                request_serializer=fangpin_dot_v1_dot_assistance__pb2.RecordVisitRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_assistance__pb2.Visit.FromString,
+                _registered_method=True)
+        self.RecordIncome = channel.unary_unary(
+                '/fangpin.v1.AssistanceService/RecordIncome',
+                request_serializer=fangpin_dot_v1_dot_assistance__pb2.RecordIncomeRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_assistance__pb2.Income.FromString,
+                _registered_method=True)
+        self.ListTasks = channel.unary_unary(
+                '/fangpin.v1.AssistanceService/ListTasks',
+                request_serializer=fangpin_dot_v1_dot_assistance__pb2.ListTasksRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_assistance__pb2.ListTasksResponse.FromString,
                 _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/fangpin.v1.AssistanceService/GetStats',
@@ -56,12 +91,59 @@ class AssistanceServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetPlan(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The household's plan being carried out (else its latest stopped plan).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmPlan(self, request, context):
+        """A cadre adopts a proposed plan; rule violations -> FAILED_PRECONDITION naming the rules.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AdjustPlan(self, request, context):
+        """Add or withdraw measures; a change breaking a rule -> FAILED_PRECONDITION naming the rules.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReplaceMeasure(self, request, context):
+        """Replace a rejected (or escalated) measure, by default with the service's proposal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AssignContactCadre(self, request, context):
+        """Name a contact cadre (帮扶联系人) of a household, or put one on a region's roster.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListMeasures(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordVisit(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordIncome(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTasks(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -81,10 +163,45 @@ def add_AssistanceServiceServicer_to_server(servicer, server):
                     request_deserializer=fangpin_dot_v1_dot_assistance__pb2.GetPlanRequest.FromString,
                     response_serializer=fangpin_dot_v1_dot_assistance__pb2.Plan.SerializeToString,
             ),
+            'ConfirmPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmPlan,
+                    request_deserializer=fangpin_dot_v1_dot_assistance__pb2.ConfirmPlanRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_assistance__pb2.Plan.SerializeToString,
+            ),
+            'AdjustPlan': grpc.unary_unary_rpc_method_handler(
+                    servicer.AdjustPlan,
+                    request_deserializer=fangpin_dot_v1_dot_assistance__pb2.AdjustPlanRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_assistance__pb2.Plan.SerializeToString,
+            ),
+            'ReplaceMeasure': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReplaceMeasure,
+                    request_deserializer=fangpin_dot_v1_dot_assistance__pb2.ReplaceMeasureRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_assistance__pb2.Plan.SerializeToString,
+            ),
+            'AssignContactCadre': grpc.unary_unary_rpc_method_handler(
+                    servicer.AssignContactCadre,
+                    request_deserializer=fangpin_dot_v1_dot_assistance__pb2.AssignContactCadreRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_assistance__pb2.AssignContactCadreResponse.SerializeToString,
+            ),
             'ListMeasures': grpc.unary_unary_rpc_method_handler(
                     servicer.ListMeasures,
                     request_deserializer=fangpin_dot_v1_dot_assistance__pb2.ListMeasuresRequest.FromString,
                     response_serializer=fangpin_dot_v1_dot_assistance__pb2.ListMeasuresResponse.SerializeToString,
+            ),
+            'RecordVisit': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordVisit,
+                    request_deserializer=fangpin_dot_v1_dot_assistance__pb2.RecordVisitRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_assistance__pb2.Visit.SerializeToString,
+            ),
+            'RecordIncome': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordIncome,
+                    request_deserializer=fangpin_dot_v1_dot_assistance__pb2.RecordIncomeRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_assistance__pb2.Income.SerializeToString,
+            ),
+            'ListTasks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTasks,
+                    request_deserializer=fangpin_dot_v1_dot_assistance__pb2.ListTasksRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_assistance__pb2.ListTasksResponse.SerializeToString,
             ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
@@ -130,6 +247,114 @@ class AssistanceService:
             _registered_method=True)
 
     @staticmethod
+    def ConfirmPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.AssistanceService/ConfirmPlan',
+            fangpin_dot_v1_dot_assistance__pb2.ConfirmPlanRequest.SerializeToString,
+            fangpin_dot_v1_dot_assistance__pb2.Plan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AdjustPlan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.AssistanceService/AdjustPlan',
+            fangpin_dot_v1_dot_assistance__pb2.AdjustPlanRequest.SerializeToString,
+            fangpin_dot_v1_dot_assistance__pb2.Plan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReplaceMeasure(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.AssistanceService/ReplaceMeasure',
+            fangpin_dot_v1_dot_assistance__pb2.ReplaceMeasureRequest.SerializeToString,
+            fangpin_dot_v1_dot_assistance__pb2.Plan.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AssignContactCadre(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.AssistanceService/AssignContactCadre',
+            fangpin_dot_v1_dot_assistance__pb2.AssignContactCadreRequest.SerializeToString,
+            fangpin_dot_v1_dot_assistance__pb2.AssignContactCadreResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListMeasures(request,
             target,
             options=(),
@@ -146,6 +371,87 @@ class AssistanceService:
             '/fangpin.v1.AssistanceService/ListMeasures',
             fangpin_dot_v1_dot_assistance__pb2.ListMeasuresRequest.SerializeToString,
             fangpin_dot_v1_dot_assistance__pb2.ListMeasuresResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordVisit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.AssistanceService/RecordVisit',
+            fangpin_dot_v1_dot_assistance__pb2.RecordVisitRequest.SerializeToString,
+            fangpin_dot_v1_dot_assistance__pb2.Visit.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordIncome(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.AssistanceService/RecordIncome',
+            fangpin_dot_v1_dot_assistance__pb2.RecordIncomeRequest.SerializeToString,
+            fangpin_dot_v1_dot_assistance__pb2.Income.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTasks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.AssistanceService/ListTasks',
+            fangpin_dot_v1_dot_assistance__pb2.ListTasksRequest.SerializeToString,
+            fangpin_dot_v1_dot_assistance__pb2.ListTasksResponse.FromString,
             options,
             channel_credentials,
             insecure,

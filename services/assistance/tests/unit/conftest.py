@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 
 import pytest
+
 from fangpin_assistance.domain.catalog import Catalog, load_catalog
 from fangpin_assistance.domain.codes import (
     Category,

@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from fangpin_assistance.domain.catalog import (
     Catalog,
     CatalogError,

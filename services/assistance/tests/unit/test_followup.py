@@ -3,6 +3,7 @@
 from datetime import date, datetime
 
 import pytest
+
 from fangpin_assistance.domain.codes import HouseholdSituation
 from fangpin_assistance.domain.events import TaskDue, TaskKind
 from fangpin_assistance.domain.followup import (

@@ -3,6 +3,7 @@
 from datetime import date, datetime, timedelta
 
 import pytest
+
 from fangpin_assistance.domain.catalog import Catalog
 from fangpin_assistance.domain.codes import MeasureStatus, ReplyKind
 from fangpin_assistance.domain.events import (

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from fangpin_assistance.domain.codes import HouseholdSituation
 from fangpin_assistance.domain.parameters import AssistanceParameters, ParameterError
 

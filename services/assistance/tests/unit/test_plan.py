@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 
 import pytest
+
 from fangpin_assistance.domain.catalog import Catalog
 from fangpin_assistance.domain.codes import (
     LaborCapacity,

@@ -4,6 +4,7 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+
 from fangpin_assistance.domain.catalog import Catalog, CatalogSource, load_catalog
 from fangpin_assistance.domain.codes import (
     LaborCapacity,

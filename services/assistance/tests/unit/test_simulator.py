@@ -6,6 +6,7 @@ from datetime import date, datetime, timedelta
 from types import MappingProxyType
 
 import pytest
+
 from fangpin_assistance.domain.catalog import Catalog
 from fangpin_assistance.domain.codes import (
     Department,
