@@ -14,6 +14,7 @@ import typer
 
 from fangpin.v1 import (
     approval_pb2_grpc,
+    assistance_pb2,
     assistance_pb2_grpc,
     common_pb2,
     intake_pb2,
@@ -117,6 +118,13 @@ async def load_demo(suite: Suite, demo: DemoCounty) -> str:
         outcomes: dict[str, int] = {}
         async for outcome in intake_pb2_grpc.IntakeServiceStub(ch).ImportHouseholds(records()):
             outcomes[outcome.status] = outcomes.get(outcome.status, 0) + 1
+    async with channel(suite.address("assistance")) as ch:
+        # every demo plan gets a contact cadre (帮扶联系人) on duty for the county
+        await assistance_pb2_grpc.AssistanceServiceStub(ch).AssignContactCadre(
+            assistance_pb2.AssignContactCadreRequest(
+                region=demo.county, cadre_id=f"demo-cadre-{demo.county}", by="fangpin/demo"
+            )
+        )
     assert suite.nats is not None
     published, duplicates = await publish_warnings(
         suite.nats.url, demo.county, generate_warnings(demo, households, today), "fangpin/demo"

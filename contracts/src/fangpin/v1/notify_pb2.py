@@ -25,19 +25,41 @@ _sym_db = _symbol_database.Default()
 from fangpin.v1 import common_pb2 as fangpin_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66\x61ngpin/v1/notify.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"\xb9\x01\n\x06Notice\x12\x11\n\tnotice_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x0c\n\x04\x62ody\x18\x07 \x01(\t\x12\x14\n\x0chousehold_id\x18\x08 \x01(\t\x12\x12\n\ncreated_at\x18\t \x01(\t\x12\x14\n\x0csource_event\x18\n \x01(\t\"Z\n\x12ListNoticesRequest\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\":\n\x13ListNoticesResponse\x12#\n\x07notices\x18\x01 \x03(\x0b\x32\x12.fangpin.v1.Notice2\xa0\x01\n\rNotifyService\x12N\n\x0bListNotices\x12\x1e.fangpin.v1.ListNoticesRequest\x1a\x1f.fangpin.v1.ListNoticesResponse\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66\x61ngpin/v1/notify.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"I\n\x0f\x44\x65liveryAttempt\x12\x0e\n\x06number\x18\x01 \x01(\x05\x12\n\n\x02\x61t\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\x9a\x03\n\x06Notice\x12\x11\n\tnotice_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x11\n\trecipient\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\r\n\x05title\x18\x06 \x01(\t\x12\x0c\n\x04\x62ody\x18\x07 \x01(\t\x12\x14\n\x0chousehold_id\x18\x08 \x01(\t\x12\x12\n\ncreated_at\x18\t \x01(\t\x12\x14\n\x0csource_event\x18\n \x01(\t\x12\r\n\x05phase\x18\x0b \x01(\t\x12\x10\n\x08\x61ttempts\x18\x0c \x01(\x05\x12\x12\n\nlast_error\x18\r \x01(\t\x12\x17\n\x0fnext_attempt_at\x18\x0e \x01(\t\x12\x14\n\x0c\x64\x65livered_at\x18\x0f \x01(\t\x12\x12\n\ndedupe_key\x18\x10 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x11 \x01(\t\x12\x14\n\x0c\x64\x65\x61\x64line_key\x18\x12 \x01(\t\x12\x12\n\ndigest_key\x18\x13 \x01(\t\x12,\n\x07history\x18\x14 \x03(\x0b\x32\x1b.fangpin.v1.DeliveryAttempt\"\xb5\x01\n\x12ListNoticesRequest\x12\x11\n\trecipient\x18\x01 \x01(\t\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\x12\r\n\x05state\x18\x05 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x06 \x01(\t\x12\x14\n\x0c\x64\x65\x61\x64line_key\x18\x07 \x01(\t\x12\x14\n\x0csource_event\x18\x08 \x01(\t\x12\r\n\x05phase\x18\t \x01(\t\":\n\x13ListNoticesResponse\x12#\n\x07notices\x18\x01 \x03(\x0b\x32\x12.fangpin.v1.Notice\"%\n\x10GetNoticeRequest\x12\x11\n\tnotice_id\x18\x01 \x01(\t\"\xee\x01\n\x12NotifySubscription\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x14\n\x0crecipient_id\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x0c\n\x04\x64\x65pt\x18\x05 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x06 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x07 \x01(\t\x12\x13\n\x0b\x65vent_kinds\x18\x08 \x03(\t\x12\x0e\n\x06locale\x18\t \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\n \x01(\x08\x12\x12\n\ncreated_at\x18\x0b \x01(\t\x12\x12\n\nupdated_at\x18\x0c \x01(\t\"\x9b\x01\n\x10SubscribeRequest\x12\x14\n\x0crecipient_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x65pt\x18\x04 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x05 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x06 \x01(\t\x12\x13\n\x0b\x65vent_kinds\x18\x07 \x03(\t\x12\x0e\n\x06locale\x18\x08 \x01(\t\"C\n\x12UnsubscribeRequest\x12\x17\n\x0fsubscription_id\x18\x01 \x01(\t\x12\x14\n\x0crecipient_id\x18\x02 \x01(\t\"&\n\x13UnsubscribeResponse\x12\x0f\n\x07removed\x18\x01 \x01(\x05\"w\n\x18ListSubscriptionsRequest\x12\x14\n\x0crecipient_id\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x18\n\x10include_inactive\x18\x04 \x01(\x08\x12\r\n\x05limit\x18\x05 \x01(\x05\"R\n\x19ListSubscriptionsResponse\x12\x35\n\rsubscriptions\x18\x01 \x03(\x0b\x32\x1e.fangpin.v1.NotifySubscription\"\x98\x02\n\x0eNotifyDeadline\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0b\n\x03\x64ue\x18\x03 \x01(\t\x12\x0e\n\x06region\x18\x04 \x01(\t\x12\x14\n\x0chousehold_id\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x65pt\x18\x06 \x01(\t\x12\r\n\x05roles\x18\x07 \x03(\t\x12\x18\n\x10\x65scalation_roles\x18\x08 \x03(\t\x12\x0e\n\x06status\x18\t \x01(\t\x12\x15\n\rclosed_reason\x18\n \x01(\t\x12\x0c\n\x04mode\x18\x0b \x01(\t\x12\x14\n\x0csource_event\x18\x0c \x01(\t\x12\x12\n\ncreated_at\x18\r \x01(\t\x12\x11\n\tclosed_at\x18\x0e \x01(\t\x12\x0f\n\x07notices\x18\x0f \x01(\x05\"v\n\x14ListDeadlinesRequest\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\x0e\n\x06region\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x0b\n\x03ref\x18\x05 \x01(\t\x12\r\n\x05limit\x18\x06 \x01(\x05\"F\n\x15ListDeadlinesResponse\x12-\n\tdeadlines\x18\x01 \x03(\x0b\x32\x1a.fangpin.v1.NotifyDeadline2\xb2\x04\n\rNotifyService\x12I\n\tSubscribe\x12\x1c.fangpin.v1.SubscribeRequest\x1a\x1e.fangpin.v1.NotifySubscription\x12N\n\x0bUnsubscribe\x12\x1e.fangpin.v1.UnsubscribeRequest\x1a\x1f.fangpin.v1.UnsubscribeResponse\x12`\n\x11ListSubscriptions\x12$.fangpin.v1.ListSubscriptionsRequest\x1a%.fangpin.v1.ListSubscriptionsResponse\x12N\n\x0bListNotices\x12\x1e.fangpin.v1.ListNoticesRequest\x1a\x1f.fangpin.v1.ListNoticesResponse\x12=\n\tGetNotice\x12\x1c.fangpin.v1.GetNoticeRequest\x1a\x12.fangpin.v1.Notice\x12T\n\rListDeadlines\x12 .fangpin.v1.ListDeadlinesRequest\x1a!.fangpin.v1.ListDeadlinesResponse\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fangpin.v1.notify_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NOTICE']._serialized_start=65
-  _globals['_NOTICE']._serialized_end=250
-  _globals['_LISTNOTICESREQUEST']._serialized_start=252
-  _globals['_LISTNOTICESREQUEST']._serialized_end=342
-  _globals['_LISTNOTICESRESPONSE']._serialized_start=344
-  _globals['_LISTNOTICESRESPONSE']._serialized_end=402
-  _globals['_NOTIFYSERVICE']._serialized_start=405
-  _globals['_NOTIFYSERVICE']._serialized_end=565
+  _globals['_DELIVERYATTEMPT']._serialized_start=64
+  _globals['_DELIVERYATTEMPT']._serialized_end=137
+  _globals['_NOTICE']._serialized_start=140
+  _globals['_NOTICE']._serialized_end=550
+  _globals['_LISTNOTICESREQUEST']._serialized_start=553
+  _globals['_LISTNOTICESREQUEST']._serialized_end=734
+  _globals['_LISTNOTICESRESPONSE']._serialized_start=736
+  _globals['_LISTNOTICESRESPONSE']._serialized_end=794
+  _globals['_GETNOTICEREQUEST']._serialized_start=796
+  _globals['_GETNOTICEREQUEST']._serialized_end=833
+  _globals['_NOTIFYSUBSCRIPTION']._serialized_start=836
+  _globals['_NOTIFYSUBSCRIPTION']._serialized_end=1074
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1077
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1232
+  _globals['_UNSUBSCRIBEREQUEST']._serialized_start=1234
+  _globals['_UNSUBSCRIBEREQUEST']._serialized_end=1301
+  _globals['_UNSUBSCRIBERESPONSE']._serialized_start=1303
+  _globals['_UNSUBSCRIBERESPONSE']._serialized_end=1341
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_start=1343
+  _globals['_LISTSUBSCRIPTIONSREQUEST']._serialized_end=1462
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_start=1464
+  _globals['_LISTSUBSCRIPTIONSRESPONSE']._serialized_end=1546
+  _globals['_NOTIFYDEADLINE']._serialized_start=1549
+  _globals['_NOTIFYDEADLINE']._serialized_end=1829
+  _globals['_LISTDEADLINESREQUEST']._serialized_start=1831
+  _globals['_LISTDEADLINESREQUEST']._serialized_end=1949
+  _globals['_LISTDEADLINESRESPONSE']._serialized_start=1951
+  _globals['_LISTDEADLINESRESPONSE']._serialized_end=2021
+  _globals['_NOTIFYSERVICE']._serialized_start=2024
+  _globals['_NOTIFYSERVICE']._serialized_end=2586
 # @@protoc_insertion_point(module_scope)

@@ -19,6 +19,34 @@ else:
 DESCRIPTOR: _descriptor.FileDescriptor
 
 @_typing.final
+class DeliveryAttempt(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NUMBER_FIELD_NUMBER: _builtins.int
+    AT_FIELD_NUMBER: _builtins.int
+    OK_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    number: _builtins.int
+    at: _builtins.str
+    ok: _builtins.bool
+    detail: _builtins.str
+    def __init__(
+        self,
+        *,
+        number: _builtins.int = ...,
+        at: _builtins.str = ...,
+        ok: _builtins.bool = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "detail", b"detail", "number", b"number", "ok", b"ok"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DeliveryAttempt: _TypeAlias = DeliveryAttempt  # noqa: Y015
+
+@_typing.final
 class Notice(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -32,17 +60,44 @@ class Notice(_message.Message):
     HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
     CREATED_AT_FIELD_NUMBER: _builtins.int
     SOURCE_EVENT_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _builtins.int
+    DELIVERED_AT_FIELD_NUMBER: _builtins.int
+    DEDUPE_KEY_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    DEADLINE_KEY_FIELD_NUMBER: _builtins.int
+    DIGEST_KEY_FIELD_NUMBER: _builtins.int
+    HISTORY_FIELD_NUMBER: _builtins.int
     notice_id: _builtins.str
     kind: _builtins.str
     recipient: _builtins.str
     channel: _builtins.str
     state: _builtins.str
-    """pending | delivered | retrying | failed"""
+    """pending | sending | retrying | delivered | failed | dead_lettered
+    | held (waits for the daily digest) | digested (sent in the digest `digest_key`)
+    """
     title: _builtins.str
     body: _builtins.str
     household_id: _builtins.str
     created_at: _builtins.str
     source_event: _builtins.str
+    phase: _builtins.str
+    """before | due | escalation for reminders, else empty"""
+    attempts: _builtins.int
+    last_error: _builtins.str
+    next_attempt_at: _builtins.str
+    delivered_at: _builtins.str
+    dedupe_key: _builtins.str
+    address: _builtins.str
+    """masked: phone digits hidden, webhook query dropped"""
+    deadline_key: _builtins.str
+    digest_key: _builtins.str
+    @_builtins.property
+    def history(self) -> _containers.RepeatedCompositeFieldContainer[Global___DeliveryAttempt]:
+        """GetNotice only"""
+
     def __init__(
         self,
         *,
@@ -56,10 +111,20 @@ class Notice(_message.Message):
         household_id: _builtins.str = ...,
         created_at: _builtins.str = ...,
         source_event: _builtins.str = ...,
+        phase: _builtins.str = ...,
+        attempts: _builtins.int = ...,
+        last_error: _builtins.str = ...,
+        next_attempt_at: _builtins.str = ...,
+        delivered_at: _builtins.str = ...,
+        dedupe_key: _builtins.str = ...,
+        address: _builtins.str = ...,
+        deadline_key: _builtins.str = ...,
+        digest_key: _builtins.str = ...,
+        history: _abc.Iterable[Global___DeliveryAttempt] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "channel", b"channel", "created_at", b"created_at", "household_id", b"household_id", "kind", b"kind", "notice_id", b"notice_id", "recipient", b"recipient", "source_event", b"source_event", "state", b"state", "title", b"title"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "attempts", b"attempts", "body", b"body", "channel", b"channel", "created_at", b"created_at", "deadline_key", b"deadline_key", "dedupe_key", b"dedupe_key", "delivered_at", b"delivered_at", "digest_key", b"digest_key", "history", b"history", "household_id", b"household_id", "kind", b"kind", "last_error", b"last_error", "next_attempt_at", b"next_attempt_at", "notice_id", b"notice_id", "phase", b"phase", "recipient", b"recipient", "source_event", b"source_event", "state", b"state", "title", b"title"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -73,10 +138,21 @@ class ListNoticesRequest(_message.Message):
     HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    STATE_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    DEADLINE_KEY_FIELD_NUMBER: _builtins.int
+    SOURCE_EVENT_FIELD_NUMBER: _builtins.int
+    PHASE_FIELD_NUMBER: _builtins.int
     recipient: _builtins.str
     household_id: _builtins.str
     kind: _builtins.str
     limit: _builtins.int
+    state: _builtins.str
+    channel: _builtins.str
+    deadline_key: _builtins.str
+    source_event: _builtins.str
+    phase: _builtins.str
+    """before | due | escalation"""
     def __init__(
         self,
         *,
@@ -84,10 +160,15 @@ class ListNoticesRequest(_message.Message):
         household_id: _builtins.str = ...,
         kind: _builtins.str = ...,
         limit: _builtins.int = ...,
+        state: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        deadline_key: _builtins.str = ...,
+        source_event: _builtins.str = ...,
+        phase: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "kind", b"kind", "limit", b"limit", "recipient", b"recipient"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "deadline_key", b"deadline_key", "household_id", b"household_id", "kind", b"kind", "limit", b"limit", "phase", b"phase", "recipient", b"recipient", "source_event", b"source_event", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -112,3 +193,341 @@ class ListNoticesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListNoticesResponse: _TypeAlias = ListNoticesResponse  # noqa: Y015
+
+@_typing.final
+class GetNoticeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTICE_ID_FIELD_NUMBER: _builtins.int
+    notice_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        notice_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["notice_id", b"notice_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetNoticeRequest: _TypeAlias = GetNoticeRequest  # noqa: Y015
+
+@_typing.final
+class NotifySubscription(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    RECIPIENT_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    DEPT_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    EVENT_KINDS_FIELD_NUMBER: _builtins.int
+    LOCALE_FIELD_NUMBER: _builtins.int
+    ACTIVE_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    recipient_id: _builtins.str
+    role: _builtins.str
+    """village_cadre | town_reviewer | county_bureau | dept_duty | contact_cadre"""
+    region: _builtins.str
+    """6, 9 or 12 digit code as the role requires"""
+    dept: _builtins.str
+    """dept_duty only"""
+    channel: _builtins.str
+    """log | webhook | email | sms"""
+    address: _builtins.str
+    """masked in answers"""
+    locale: _builtins.str
+    active: _builtins.bool
+    created_at: _builtins.str
+    updated_at: _builtins.str
+    @_builtins.property
+    def event_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: the role's defaults"""
+
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        recipient_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+        region: _builtins.str = ...,
+        dept: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        address: _builtins.str = ...,
+        event_kinds: _abc.Iterable[_builtins.str] | None = ...,
+        locale: _builtins.str = ...,
+        active: _builtins.bool = ...,
+        created_at: _builtins.str = ...,
+        updated_at: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "address", b"address", "channel", b"channel", "created_at", b"created_at", "dept", b"dept", "event_kinds", b"event_kinds", "locale", b"locale", "recipient_id", b"recipient_id", "region", b"region", "role", b"role", "subscription_id", b"subscription_id", "updated_at", b"updated_at"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotifySubscription: _TypeAlias = NotifySubscription  # noqa: Y015
+
+@_typing.final
+class SubscribeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECIPIENT_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    DEPT_FIELD_NUMBER: _builtins.int
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    EVENT_KINDS_FIELD_NUMBER: _builtins.int
+    LOCALE_FIELD_NUMBER: _builtins.int
+    recipient_id: _builtins.str
+    role: _builtins.str
+    region: _builtins.str
+    dept: _builtins.str
+    channel: _builtins.str
+    """default log"""
+    address: _builtins.str
+    locale: _builtins.str
+    """default zh-CN"""
+    @_builtins.property
+    def event_kinds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        recipient_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+        region: _builtins.str = ...,
+        dept: _builtins.str = ...,
+        channel: _builtins.str = ...,
+        address: _builtins.str = ...,
+        event_kinds: _abc.Iterable[_builtins.str] | None = ...,
+        locale: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "channel", b"channel", "dept", b"dept", "event_kinds", b"event_kinds", "locale", b"locale", "recipient_id", b"recipient_id", "region", b"region", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SubscribeRequest: _TypeAlias = SubscribeRequest  # noqa: Y015
+
+@_typing.final
+class UnsubscribeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTION_ID_FIELD_NUMBER: _builtins.int
+    RECIPIENT_ID_FIELD_NUMBER: _builtins.int
+    subscription_id: _builtins.str
+    """one subscription ..."""
+    recipient_id: _builtins.str
+    """... or every subscription of a recipient"""
+    def __init__(
+        self,
+        *,
+        subscription_id: _builtins.str = ...,
+        recipient_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["recipient_id", b"recipient_id", "subscription_id", b"subscription_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnsubscribeRequest: _TypeAlias = UnsubscribeRequest  # noqa: Y015
+
+@_typing.final
+class UnsubscribeResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REMOVED_FIELD_NUMBER: _builtins.int
+    removed: _builtins.int
+    def __init__(
+        self,
+        *,
+        removed: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["removed", b"removed"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnsubscribeResponse: _TypeAlias = UnsubscribeResponse  # noqa: Y015
+
+@_typing.final
+class ListSubscriptionsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECIPIENT_ID_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    INCLUDE_INACTIVE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    recipient_id: _builtins.str
+    role: _builtins.str
+    region: _builtins.str
+    """subscriptions whose area overlaps this code"""
+    include_inactive: _builtins.bool
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        recipient_id: _builtins.str = ...,
+        role: _builtins.str = ...,
+        region: _builtins.str = ...,
+        include_inactive: _builtins.bool = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_inactive", b"include_inactive", "limit", b"limit", "recipient_id", b"recipient_id", "region", b"region", "role", b"role"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSubscriptionsRequest: _TypeAlias = ListSubscriptionsRequest  # noqa: Y015
+
+@_typing.final
+class ListSubscriptionsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBSCRIPTIONS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subscriptions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NotifySubscription]: ...
+    def __init__(
+        self,
+        *,
+        subscriptions: _abc.Iterable[Global___NotifySubscription] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscriptions", b"subscriptions"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSubscriptionsResponse: _TypeAlias = ListSubscriptionsResponse  # noqa: Y015
+
+@_typing.final
+class NotifyDeadline(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    DUE_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    DEPT_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    ESCALATION_ROLES_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    CLOSED_REASON_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    SOURCE_EVENT_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    CLOSED_AT_FIELD_NUMBER: _builtins.int
+    NOTICES_FIELD_NUMBER: _builtins.int
+    key: _builtins.str
+    kind: _builtins.str
+    due: _builtins.str
+    region: _builtins.str
+    household_id: _builtins.str
+    dept: _builtins.str
+    status: _builtins.str
+    """open | closed"""
+    closed_reason: _builtins.str
+    mode: _builtins.str
+    """reminders | on_expiry"""
+    source_event: _builtins.str
+    created_at: _builtins.str
+    closed_at: _builtins.str
+    notices: _builtins.int
+    """notifications recorded for it (one per recipient and phase)"""
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def escalation_roles(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        key: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        due: _builtins.str = ...,
+        region: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        dept: _builtins.str = ...,
+        roles: _abc.Iterable[_builtins.str] | None = ...,
+        escalation_roles: _abc.Iterable[_builtins.str] | None = ...,
+        status: _builtins.str = ...,
+        closed_reason: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        source_event: _builtins.str = ...,
+        created_at: _builtins.str = ...,
+        closed_at: _builtins.str = ...,
+        notices: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["closed_at", b"closed_at", "closed_reason", b"closed_reason", "created_at", b"created_at", "dept", b"dept", "due", b"due", "escalation_roles", b"escalation_roles", "household_id", b"household_id", "key", b"key", "kind", b"kind", "mode", b"mode", "notices", b"notices", "region", b"region", "roles", b"roles", "source_event", b"source_event", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___NotifyDeadline: _TypeAlias = NotifyDeadline  # noqa: Y015
+
+@_typing.final
+class ListDeadlinesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATUS_FIELD_NUMBER: _builtins.int
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    REF_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    status: _builtins.str
+    household_id: _builtins.str
+    region: _builtins.str
+    kind: _builtins.str
+    ref: _builtins.str
+    """case:<id>, clue:<id>, task:<id>"""
+    limit: _builtins.int
+    def __init__(
+        self,
+        *,
+        status: _builtins.str = ...,
+        household_id: _builtins.str = ...,
+        region: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        ref: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "kind", b"kind", "limit", b"limit", "ref", b"ref", "region", b"region", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadlinesRequest: _TypeAlias = ListDeadlinesRequest  # noqa: Y015
+
+@_typing.final
+class ListDeadlinesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DEADLINES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def deadlines(self) -> _containers.RepeatedCompositeFieldContainer[Global___NotifyDeadline]: ...
+    def __init__(
+        self,
+        *,
+        deadlines: _abc.Iterable[Global___NotifyDeadline] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadlines", b"deadlines"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListDeadlinesResponse: _TypeAlias = ListDeadlinesResponse  # noqa: Y015

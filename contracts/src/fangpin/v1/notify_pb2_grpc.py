@@ -35,10 +35,35 @@ class NotifyServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.Subscribe = channel.unary_unary(
+                '/fangpin.v1.NotifyService/Subscribe',
+                request_serializer=fangpin_dot_v1_dot_notify__pb2.SubscribeRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_notify__pb2.NotifySubscription.FromString,
+                _registered_method=True)
+        self.Unsubscribe = channel.unary_unary(
+                '/fangpin.v1.NotifyService/Unsubscribe',
+                request_serializer=fangpin_dot_v1_dot_notify__pb2.UnsubscribeRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_notify__pb2.UnsubscribeResponse.FromString,
+                _registered_method=True)
+        self.ListSubscriptions = channel.unary_unary(
+                '/fangpin.v1.NotifyService/ListSubscriptions',
+                request_serializer=fangpin_dot_v1_dot_notify__pb2.ListSubscriptionsRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_notify__pb2.ListSubscriptionsResponse.FromString,
+                _registered_method=True)
         self.ListNotices = channel.unary_unary(
                 '/fangpin.v1.NotifyService/ListNotices',
                 request_serializer=fangpin_dot_v1_dot_notify__pb2.ListNoticesRequest.SerializeToString,
                 response_deserializer=fangpin_dot_v1_dot_notify__pb2.ListNoticesResponse.FromString,
+                _registered_method=True)
+        self.GetNotice = channel.unary_unary(
+                '/fangpin.v1.NotifyService/GetNotice',
+                request_serializer=fangpin_dot_v1_dot_notify__pb2.GetNoticeRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_notify__pb2.Notice.FromString,
+                _registered_method=True)
+        self.ListDeadlines = channel.unary_unary(
+                '/fangpin.v1.NotifyService/ListDeadlines',
+                request_serializer=fangpin_dot_v1_dot_notify__pb2.ListDeadlinesRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_notify__pb2.ListDeadlinesResponse.FromString,
                 _registered_method=True)
         self.GetStats = channel.unary_unary(
                 '/fangpin.v1.NotifyService/GetStats',
@@ -50,8 +75,41 @@ class NotifyServiceStub:
 class NotifyServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
+    def Subscribe(self, request, context):
+        """Who receives what (订阅), by role and region; subscribing twice updates the same one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Unsubscribe(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSubscriptions(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ListNotices(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetNotice(self, request, context):
+        """One notice with its delivery state and every attempt.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDeadlines(self, request, context):
+        """Deadlines notify reminds of (办理时限), open or closed.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -65,10 +123,35 @@ class NotifyServiceServicer:
 
 def add_NotifyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'Subscribe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Subscribe,
+                    request_deserializer=fangpin_dot_v1_dot_notify__pb2.SubscribeRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_notify__pb2.NotifySubscription.SerializeToString,
+            ),
+            'Unsubscribe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Unsubscribe,
+                    request_deserializer=fangpin_dot_v1_dot_notify__pb2.UnsubscribeRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_notify__pb2.UnsubscribeResponse.SerializeToString,
+            ),
+            'ListSubscriptions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSubscriptions,
+                    request_deserializer=fangpin_dot_v1_dot_notify__pb2.ListSubscriptionsRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_notify__pb2.ListSubscriptionsResponse.SerializeToString,
+            ),
             'ListNotices': grpc.unary_unary_rpc_method_handler(
                     servicer.ListNotices,
                     request_deserializer=fangpin_dot_v1_dot_notify__pb2.ListNoticesRequest.FromString,
                     response_serializer=fangpin_dot_v1_dot_notify__pb2.ListNoticesResponse.SerializeToString,
+            ),
+            'GetNotice': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetNotice,
+                    request_deserializer=fangpin_dot_v1_dot_notify__pb2.GetNoticeRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_notify__pb2.Notice.SerializeToString,
+            ),
+            'ListDeadlines': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDeadlines,
+                    request_deserializer=fangpin_dot_v1_dot_notify__pb2.ListDeadlinesRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_notify__pb2.ListDeadlinesResponse.SerializeToString,
             ),
             'GetStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStats,
@@ -87,6 +170,87 @@ class NotifyService:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
+    def Subscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.NotifyService/Subscribe',
+            fangpin_dot_v1_dot_notify__pb2.SubscribeRequest.SerializeToString,
+            fangpin_dot_v1_dot_notify__pb2.NotifySubscription.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Unsubscribe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.NotifyService/Unsubscribe',
+            fangpin_dot_v1_dot_notify__pb2.UnsubscribeRequest.SerializeToString,
+            fangpin_dot_v1_dot_notify__pb2.UnsubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSubscriptions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.NotifyService/ListSubscriptions',
+            fangpin_dot_v1_dot_notify__pb2.ListSubscriptionsRequest.SerializeToString,
+            fangpin_dot_v1_dot_notify__pb2.ListSubscriptionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
     def ListNotices(request,
             target,
             options=(),
@@ -103,6 +267,60 @@ class NotifyService:
             '/fangpin.v1.NotifyService/ListNotices',
             fangpin_dot_v1_dot_notify__pb2.ListNoticesRequest.SerializeToString,
             fangpin_dot_v1_dot_notify__pb2.ListNoticesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetNotice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.NotifyService/GetNotice',
+            fangpin_dot_v1_dot_notify__pb2.GetNoticeRequest.SerializeToString,
+            fangpin_dot_v1_dot_notify__pb2.Notice.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDeadlines(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.NotifyService/ListDeadlines',
+            fangpin_dot_v1_dot_notify__pb2.ListDeadlinesRequest.SerializeToString,
+            fangpin_dot_v1_dot_notify__pb2.ListDeadlinesResponse.FromString,
             options,
             channel_credentials,
             insecure,

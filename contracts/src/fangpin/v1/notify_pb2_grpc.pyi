@@ -32,22 +32,76 @@ class NotifyServiceStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> NotifyServiceAsyncStub: ...
+    Subscribe: _grpc.UnaryUnaryMultiCallable[_notify_pb2.SubscribeRequest, _notify_pb2.NotifySubscription]
+    """Who receives what (订阅), by role and region; subscribing twice updates the same one."""
+    Unsubscribe: _grpc.UnaryUnaryMultiCallable[_notify_pb2.UnsubscribeRequest, _notify_pb2.UnsubscribeResponse]
+    ListSubscriptions: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListSubscriptionsRequest, _notify_pb2.ListSubscriptionsResponse]
     ListNotices: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListNoticesRequest, _notify_pb2.ListNoticesResponse]
+    GetNotice: _grpc.UnaryUnaryMultiCallable[_notify_pb2.GetNoticeRequest, _notify_pb2.Notice]
+    """One notice with its delivery state and every attempt."""
+    ListDeadlines: _grpc.UnaryUnaryMultiCallable[_notify_pb2.ListDeadlinesRequest, _notify_pb2.ListDeadlinesResponse]
+    """Deadlines notify reminds of (办理时限), open or closed."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_common_pb2.StatsRequest, _common_pb2.StatsResponse]
 
 @_typing.type_check_only
 class NotifyServiceAsyncStub(NotifyServiceStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
+    Subscribe: _aio.UnaryUnaryMultiCallable[_notify_pb2.SubscribeRequest, _notify_pb2.NotifySubscription]  # type: ignore[assignment]
+    """Who receives what (订阅), by role and region; subscribing twice updates the same one."""
+    Unsubscribe: _aio.UnaryUnaryMultiCallable[_notify_pb2.UnsubscribeRequest, _notify_pb2.UnsubscribeResponse]  # type: ignore[assignment]
+    ListSubscriptions: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListSubscriptionsRequest, _notify_pb2.ListSubscriptionsResponse]  # type: ignore[assignment]
     ListNotices: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListNoticesRequest, _notify_pb2.ListNoticesResponse]  # type: ignore[assignment]
+    GetNotice: _aio.UnaryUnaryMultiCallable[_notify_pb2.GetNoticeRequest, _notify_pb2.Notice]  # type: ignore[assignment]
+    """One notice with its delivery state and every attempt."""
+    ListDeadlines: _aio.UnaryUnaryMultiCallable[_notify_pb2.ListDeadlinesRequest, _notify_pb2.ListDeadlinesResponse]  # type: ignore[assignment]
+    """Deadlines notify reminds of (办理时限), open or closed."""
     GetStats: _aio.UnaryUnaryMultiCallable[_common_pb2.StatsRequest, _common_pb2.StatsResponse]  # type: ignore[assignment]
 
 class NotifyServiceServicer(metaclass=_abc_1.ABCMeta):
+    @_abc_1.abstractmethod
+    def Subscribe(
+        self,
+        request: _notify_pb2.SubscribeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.NotifySubscription, _abc.Awaitable[_notify_pb2.NotifySubscription]]:
+        """Who receives what (订阅), by role and region; subscribing twice updates the same one."""
+
+    @_abc_1.abstractmethod
+    def Unsubscribe(
+        self,
+        request: _notify_pb2.UnsubscribeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.UnsubscribeResponse, _abc.Awaitable[_notify_pb2.UnsubscribeResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListSubscriptions(
+        self,
+        request: _notify_pb2.ListSubscriptionsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListSubscriptionsResponse, _abc.Awaitable[_notify_pb2.ListSubscriptionsResponse]]: ...
+
     @_abc_1.abstractmethod
     def ListNotices(
         self,
         request: _notify_pb2.ListNoticesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_notify_pb2.ListNoticesResponse, _abc.Awaitable[_notify_pb2.ListNoticesResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetNotice(
+        self,
+        request: _notify_pb2.GetNoticeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.Notice, _abc.Awaitable[_notify_pb2.Notice]]:
+        """One notice with its delivery state and every attempt."""
+
+    @_abc_1.abstractmethod
+    def ListDeadlines(
+        self,
+        request: _notify_pb2.ListDeadlinesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_notify_pb2.ListDeadlinesResponse, _abc.Awaitable[_notify_pb2.ListDeadlinesResponse]]:
+        """Deadlines notify reminds of (办理时限), open or closed."""
 
     @_abc_1.abstractmethod
     def GetStats(

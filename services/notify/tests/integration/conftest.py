@@ -1,11 +1,12 @@
-"""Real local endpoints for the channel tests: a scripted HTTP server and an SMTP server."""
+"""Real local endpoints for the channel tests (a scripted HTTP server, an SMTP server) and
+notify's migrated store."""
 
 from __future__ import annotations
 
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +15,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from fangpin_kit import migrations
+from fangpin_kit.db import Database
+from fangpin_notify.adapters.orm import MIGRATIONS, metadata
 from fangpin_notify.domain.kinds import ChannelKind
 from fangpin_notify.domain.notices import Notice
 from fangpin_notify.domain.parameters import NotifyParameters
@@ -203,3 +208,12 @@ def make_notice() -> Callable[..., Notice]:
         return Notice(**(fields | overrides))
 
     return make
+
+
+@pytest.fixture
+async def db(db_url: str) -> AsyncIterator[Database]:
+    """Notify's store migrated to head, on SQLite and (when reachable) PostgreSQL."""
+    migrations.upgrade(MIGRATIONS, db_url)
+    database = Database.connect(db_url, metadata)
+    yield database
+    await database.dispose()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from structlog.testing import capture_logs
+
 from fangpin_notify.adapters.channels import ChannelSet, LogChannel
 from fangpin_notify.domain.kinds import ChannelKind
 from fangpin_notify.domain.notices import Notice
-from structlog.testing import capture_logs
 
 
 async def test_log_channel_delivers_and_logs_a_masked_line(

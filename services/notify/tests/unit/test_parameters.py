@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from fangpin_notify.domain.parameters import InvalidParameters, NotifyParameters
 
 RULESET = Path(__file__).resolve().parents[4] / "rulesets" / "cn" / "notify.yaml"

@@ -6,6 +6,7 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pytest
+
 from fangpin_notify.domain.kinds import EventKind, Phase
 from fangpin_notify.domain.parameters import NotifyParameters
 from fangpin_notify.domain.reminders import (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from fangpin_notify.domain.kinds import ChannelKind, EventKind, Role
 from fangpin_notify.domain.subscriptions import (
     Endpoint,
@@ -102,6 +103,46 @@ def test_target_roles_narrow_to_the_roles_the_event_addresses() -> None:
         target_roles={Role.TOWN_REVIEWER},
     )
     assert [r.recipient_id for r in got] == ["reviewer-t1"]
+
+
+def test_escalation_reaches_the_target_role_even_outside_its_default_kinds() -> None:
+    # A town reviewer does not hear of every clue, but a missed verification escalates to them.
+    assert "reviewer-t1" not in ids(EventKind.CLUE_VERIFICATION_DUE, VILLAGE)
+    got = resolve_recipients(
+        EventKind.CLUE_VERIFICATION_DUE,
+        VILLAGE,
+        None,
+        (),
+        SUBSCRIPTIONS,
+        target_roles={Role.TOWN_REVIEWER},
+        escalation=True,
+    )
+    assert [r.recipient_id for r in got] == ["reviewer-t1"]
+
+
+def test_escalation_respects_a_subscription_listing_its_kinds() -> None:
+    subs = [
+        Subscription(
+            "picky", Role.TOWN_REVIEWER, TOWN, event_kinds=frozenset({"signature_awaited"})
+        ),
+    ]
+    got = resolve_recipients(
+        EventKind.CASE_OVERDUE,
+        VILLAGE,
+        None,
+        (),
+        subs,
+        target_roles={Role.TOWN_REVIEWER},
+        escalation=True,
+    )
+    assert got == []
+
+
+def test_escalation_must_name_its_roles() -> None:
+    with pytest.raises(ValueError, match="target_roles"):
+        resolve_recipients(
+            EventKind.CASE_OVERDUE, VILLAGE, None, (), SUBSCRIPTIONS, escalation=True
+        )
 
 
 def test_one_person_with_several_subscriptions_is_one_recipient_with_every_endpoint() -> None:

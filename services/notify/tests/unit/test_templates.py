@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from fangpin_notify.domain.kinds import EventKind, Phase, Role
 from fangpin_notify.domain.templates import (
     FieldRule,
@@ -65,6 +66,13 @@ EVERYTHING: dict[str, Any] = {
     "assignee_phone": MOBILE,
     "days_left": 2,
     "days_overdue": 3,
+    "outcome": "approved",
+    "reason": f"户主手机{MOBILE}已核实",
+    "plan_due": date(2024, 6, 17),
+    "plan_id": "P-3",
+    "measure_types": ["industry", "health"],
+    "violations": ["contact_cadre_required"],
+    "task": "plan_due",
 }
 
 

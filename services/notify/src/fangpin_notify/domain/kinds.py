@@ -18,6 +18,9 @@ class EventKind(StrEnum):
     VISIT_DUE = "visit_due"  # 走访到期
     INCOME_COLLECTION_DUE = "income_collection_due"  # 季度收入采集
     SCALE_RISK_ALERT = "scale_risk_alert"  # 规模性返贫风险预警
+    CASE_DECIDED = "case_decided"  # 案件审批结果
+    PLAN_CREATED = "plan_created"  # 帮扶计划（一户一策）已生成
+    TASK_DUE = "task_due"  # 其他待办事项 (a due task of a kind without its own template)
 
 
 class Role(StrEnum):

@@ -7,7 +7,6 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from fangpin_contracts.subjects import DEPARTMENTS
-
 from fangpin_notify.domain.kinds import ChannelKind, EventKind, Role
 
 
@@ -38,6 +37,10 @@ DEFAULT_ROUTING: Mapping[EventKind, frozenset[Role]] = {
     EventKind.VISIT_DUE: frozenset({Role.CONTACT_CADRE}),
     EventKind.INCOME_COLLECTION_DUE: frozenset({Role.VILLAGE_CADRE, Role.CONTACT_CADRE}),
     EventKind.SCALE_RISK_ALERT: frozenset({Role.TOWN_REVIEWER, Role.COUNTY_BUREAU, Role.DEPT_DUTY}),
+    EventKind.CASE_DECIDED: frozenset({Role.VILLAGE_CADRE, Role.TOWN_REVIEWER, Role.CONTACT_CADRE}),
+    EventKind.PLAN_CREATED: frozenset({Role.VILLAGE_CADRE, Role.CONTACT_CADRE}),
+    # A task names the role it is for (TaskDue.recipient_role); the target role decides.
+    EventKind.TASK_DUE: frozenset(Role),
 }
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -110,10 +113,12 @@ class Subscription:
         if not self.locale:
             raise InvalidSubscription("locale: empty")
 
-    def wants(self, kind: EventKind) -> bool:
+    def wants(self, kind: EventKind, *, escalation: bool = False) -> bool:
+        """Listed kinds only, else the role's defaults; an escalation (逾期督办) addressed to
+        the role reaches a subscription with the defaults whatever its kind."""
         if self.event_kinds:
             return kind in self.event_kinds
-        return self.role in DEFAULT_ROUTING[kind]
+        return escalation or self.role in DEFAULT_ROUTING[kind]
 
 
 @dataclass(frozen=True)
@@ -133,8 +138,9 @@ def _matches(
     dept: str | None,
     contact_cadres: Collection[str],
     target_roles: Collection[Role] | None,
+    escalation: bool,
 ) -> bool:
-    if not sub.active or not sub.wants(kind):
+    if not sub.active or not sub.wants(kind, escalation=escalation):
         return False
     if target_roles is not None and sub.role not in target_roles:
         return False
@@ -156,6 +162,7 @@ def resolve_recipients(
     subscriptions: Iterable[Subscription],
     *,
     target_roles: Collection[Role] | None = None,
+    escalation: bool = False,
 ) -> list[Recipient]:
     """Who must learn about an event of `event_kind` in `region` (a 6, 9 or 12 digit code).
 
@@ -163,14 +170,18 @@ def resolve_recipients(
     its villages; a county-wide task reaches every village cadre), a department's duty
     contact only for its own department (or for events naming none), and a contact cadre
     only for their own households (`contact_cadres`). `target_roles` narrows to the roles
-    the event addresses (e.g. the step awaiting a town reviewer's signature). Several
-    subscriptions of one person merge into one recipient with every matching endpoint.
+    the event addresses (e.g. the step awaiting a town reviewer's signature). An
+    `escalation` goes to the target roles even where the kind is not among a role's
+    defaults (a missed verification escalates to the town). Several subscriptions of one
+    person merge into one recipient with every matching endpoint.
     """
+    if escalation and target_roles is None:
+        raise ValueError("an escalation names the roles it is addressed to (target_roles)")
     kind = EventKind(event_kind)
     _check_region(region)
     by_recipient: dict[str, list[Subscription]] = {}
     for sub in subscriptions:
-        if _matches(sub, kind, region, dept, contact_cadres, target_roles):
+        if _matches(sub, kind, region, dept, contact_cadres, target_roles, escalation):
             by_recipient.setdefault(sub.recipient_id, []).append(sub)
     recipients = []
     for recipient_id in sorted(by_recipient):

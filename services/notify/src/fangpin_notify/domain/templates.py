@@ -13,8 +13,8 @@ from importlib import resources
 from typing import Any
 
 import yaml
-from fangpin_kit.masking import mask_bank_account, mask_id_number, mask_name, mask_phone, mask_text
 
+from fangpin_kit.masking import mask_bank_account, mask_id_number, mask_name, mask_phone, mask_text
 from fangpin_notify.domain.kinds import EventKind, Phase, Role
 
 DIGEST_KIND = "digest"

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from fangpin_kit.masking import mask_text
 
+from fangpin_kit.masking import mask_text
 from fangpin_notify.domain.delivery import DeliveryResult
 
 # Worth another try: the request timed out, too early, rate limited, or a server-side error.

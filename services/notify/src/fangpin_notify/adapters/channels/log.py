@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from fangpin_kit.masking import mask_sensitive
 
+from fangpin_kit.masking import mask_sensitive
 from fangpin_notify.domain.delivery import DeliveryResult
 from fangpin_notify.domain.kinds import ChannelKind
 from fangpin_notify.domain.notices import Notice

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from fangpin_kit.masking import mask_text
-
 from fangpin_notify.adapters.channels.base import Channel
 from fangpin_notify.domain.delivery import Delivery, DeliveryResult, DeliveryStatus
 from fangpin_notify.domain.notices import Notice

@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 
 import httpx
-from fangpin_kit.masking import mask_text
 
+from fangpin_kit.masking import mask_text
 from fangpin_notify.adapters.channels._http import result_from_error, result_from_response
 from fangpin_notify.domain.delivery import DeliveryResult
 from fangpin_notify.domain.kinds import ChannelKind

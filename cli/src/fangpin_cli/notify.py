@@ -1,0 +1,166 @@
+"""`fangpin notify ...`: subscriptions, notices with their delivery state, and deadlines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message
+
+from fangpin.v1 import notify_pb2, notify_pb2_grpc
+from fangpin_cli.endpoints import call, emit_json
+
+app = typer.Typer(no_args_is_help=True, help="Notifications (notify): who hears what, and when.")
+
+Stub = notify_pb2_grpc.NotifyServiceStub
+
+
+def _dict(message: Message) -> dict[str, Any]:
+    return MessageToDict(message, preserving_proto_field_name=True)
+
+
+@app.command("subscribe")
+def subscribe(
+    recipient: str = typer.Argument(..., help="person or desk, e.g. a cadre's user id"),
+    role: str = typer.Option(
+        ..., help="village_cadre | town_reviewer | county_bureau | dept_duty | contact_cadre"
+    ),
+    region: str = typer.Option(..., help="12-digit village, 9-digit town or 6-digit county"),
+    channel: str = typer.Option("log", help="log | webhook | email | sms"),
+    address: str = typer.Option("", help="URL, e-mail address or mobile for the channel"),
+    dept: str = typer.Option("", help="department code (dept_duty only)"),
+    kind: list[str] = typer.Option([], "--kind", help="only these kinds (repeatable)"),
+    locale: str = typer.Option("", help="zh-CN (default) or en"),
+) -> None:
+    """Subscribe a recipient; subscribing again with the same endpoint updates it."""
+
+    async def run(stub: Stub) -> notify_pb2.NotifySubscription:
+        return await stub.Subscribe(
+            notify_pb2.SubscribeRequest(
+                recipient_id=recipient,
+                role=role,
+                region=region,
+                channel=channel,
+                address=address,
+                dept=dept,
+                event_kinds=kind,
+                locale=locale,
+            )
+        )
+
+    emit_json(_dict(call("notify", Stub, run)))
+
+
+@app.command("unsubscribe")
+def unsubscribe(
+    subscription_id: str = typer.Argument("", help="the subscription to end"),
+    recipient: str = typer.Option("", help="end every subscription of this recipient"),
+) -> None:
+    """End one subscription, or all of a recipient's."""
+    if not subscription_id and not recipient:
+        raise typer.BadParameter("give a SUBSCRIPTION_ID or --recipient")
+
+    async def run(stub: Stub) -> notify_pb2.UnsubscribeResponse:
+        return await stub.Unsubscribe(
+            notify_pb2.UnsubscribeRequest(subscription_id=subscription_id, recipient_id=recipient)
+        )
+
+    emit_json({"removed": call("notify", Stub, run).removed})
+
+
+@app.command("subscriptions")
+def subscriptions(
+    recipient: str = typer.Option("", help="only this recipient"),
+    role: str = typer.Option("", help="only this role"),
+    region: str = typer.Option("", help="whose area overlaps this code"),
+    all_: bool = typer.Option(False, "--all", help="include ended subscriptions"),
+    limit: int = typer.Option(100, help="at most this many"),
+) -> None:
+    """List subscriptions (JSON lines; phone numbers masked)."""
+
+    async def run(stub: Stub) -> notify_pb2.ListSubscriptionsResponse:
+        return await stub.ListSubscriptions(
+            notify_pb2.ListSubscriptionsRequest(
+                recipient_id=recipient,
+                role=role,
+                region=region,
+                include_inactive=all_,
+                limit=limit,
+            )
+        )
+
+    for sub in call("notify", Stub, run).subscriptions:
+        emit_json(_dict(sub))
+
+
+@app.command("list")
+def list_(
+    recipient: str = typer.Option("", help="e.g. unassigned:village_cadre@652827101001"),
+    household: str = typer.Option("", help="household id"),
+    kind: str = typer.Option("", help="notice kind, e.g. signature_awaited"),
+    state: str = typer.Option("", help="pending, delivered, retrying, dead_lettered, held..."),
+    channel: str = typer.Option("", help="log | webhook | email | sms"),
+    phase: str = typer.Option("", help="before | due | escalation"),
+    deadline: str = typer.Option("", help="deadline key"),
+    limit: int = typer.Option(50, help="at most this many, newest first"),
+    body: bool = typer.Option(False, help="include the message body"),
+) -> None:
+    """Recorded notices, newest first (JSON lines)."""
+
+    async def run(stub: Stub) -> notify_pb2.ListNoticesResponse:
+        return await stub.ListNotices(
+            notify_pb2.ListNoticesRequest(
+                recipient=recipient,
+                household_id=household,
+                kind=kind,
+                state=state,
+                channel=channel,
+                phase=phase,
+                deadline_key=deadline,
+                limit=limit,
+            )
+        )
+
+    for notice in call("notify", Stub, run).notices:
+        shown = _dict(notice)
+        if not body:
+            shown.pop("body", None)
+        emit_json(shown)
+
+
+@app.command("show")
+def show(notice_id: str) -> None:
+    """One notice with its delivery state and every attempt (JSON)."""
+
+    async def run(stub: Stub) -> notify_pb2.Notice:
+        return await stub.GetNotice(notify_pb2.GetNoticeRequest(notice_id=notice_id))
+
+    emit_json(_dict(call("notify", Stub, run)))
+
+
+@app.command("deadlines")
+def deadlines(
+    status: str = typer.Option("open", help="open | closed | all"),
+    household: str = typer.Option("", help="household id"),
+    region: str = typer.Option("", help="region code prefix"),
+    kind: str = typer.Option("", help="reminder kind"),
+    ref: str = typer.Option("", help="case:<id>, clue:<id> or task:<id>"),
+    limit: int = typer.Option(100, help="at most this many, earliest due first"),
+) -> None:
+    """Deadlines notify reminds of, with how many notices each has had (JSON lines)."""
+
+    async def run(stub: Stub) -> notify_pb2.ListDeadlinesResponse:
+        return await stub.ListDeadlines(
+            notify_pb2.ListDeadlinesRequest(
+                status="" if status == "all" else status,
+                household_id=household,
+                region=region,
+                kind=kind,
+                ref=ref,
+                limit=limit,
+            )
+        )
+
+    for deadline in call("notify", Stub, run).deadlines:
+        emit_json(_dict(deadline))
