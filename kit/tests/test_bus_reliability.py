@@ -110,7 +110,7 @@ async def test_failing_message_is_dead_lettered_and_the_rest_keep_flowing(
         for n in range(2, 12):
             await bus.publish(subject(county, "clue", "accepted"), event(county, n))
         msg = await dlq.next_msg(timeout=15)
-        letter = DeadLetter.model_validate_json(msg.data)
+        letter = DeadLetter.model_validate(CloudEvent.model_validate_json(msg.data).data)
         assert letter.reason == "RuntimeError: department code unknown to this county"
         assert letter.deliveries == 3
         assert letter.original_subject == subject(county, "clue", "accepted")
@@ -142,8 +142,12 @@ async def test_bad_input_goes_to_dead_letter_without_retrying(
     try:
         await bus.publish(subject(county, "clue", "accepted"), event(county, 1))
         await js.publish(subject(county, "clue", "accepted"), b"not json", headers={})
-        letters = [DeadLetter.model_validate_json((await dlq.next_msg(timeout=10)).data)]
-        letters.append(DeadLetter.model_validate_json((await dlq.next_msg(timeout=10)).data))
+        letters = [
+            DeadLetter.model_validate(
+                CloudEvent.model_validate_json((await dlq.next_msg(timeout=10)).data).data
+            )
+            for _ in range(2)
+        ]
         reasons = sorted(letter.reason for letter in letters)
         assert reasons[0] == "household_id: H1 is not in the county registry"
         assert reasons[1].startswith("invalid CloudEvents envelope")

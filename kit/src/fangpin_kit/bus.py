@@ -4,7 +4,8 @@ A consumer here is a durable pull subscription with explicit ack. Each delivery 
 unit of work: an event id already in the inbox is acknowledged without effect; a handler error
 is retried (nack with backoff) up to `max_deliver`, then the message goes to
 `fp.<county>.dlq.<service>` with the reason and is acknowledged, so the messages behind it keep
-flowing. Malformed messages (bad envelope or payload) go to the dead-letter subject at once.
+flowing. Malformed messages (bad envelope or payload) go to the dead-letter subject at once. A dead
+letter is itself a CloudEvent (`cn.fangpin.dlq.<service>.v1`) whose data is `DeadLetter`.
 """
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, StreamConfig
 from nats.js.errors import NotFoundError
 from pydantic import ValidationError
 
-from fangpin_contracts.cloudevents import MSG_ID_HEADER, CloudEvent, headers_for
+from fangpin_contracts.cloudevents import MSG_ID_HEADER, CloudEvent, headers_for, new_event
 from fangpin_contracts.events import DeadLetter
 from fangpin_contracts.subjects import DOMAINS, dlq_subject, stream_name, stream_subjects
-from fangpin_kit.correlation import correlation_scope
+from fangpin_kit.correlation import correlation_scope, current_correlation_id
 from fangpin_kit.db import Database, DuplicateDelivery, UnitOfWork, utcnow
 from fangpin_kit.logging import get_logger
 from fangpin_kit.settings import ServiceSettings
@@ -172,11 +173,21 @@ class EventBus:
             failed_at=utcnow(),
         )
         seq = raw.metadata.sequence.stream if raw.metadata else 0
-        msg_id = f"dlq:{self.settings.service}:{sub.consumer}:{headers.get(MSG_ID_HEADER, seq)}"
+        original_id = headers.get(MSG_ID_HEADER, str(seq))
+        event = new_event(
+            domain="dlq",
+            event=self.settings.service,
+            county=self.county,
+            source=f"fangpin/{self.settings.service}",
+            data=letter,
+            subject=original_id,
+            event_id=f"dlq:{self.settings.service}:{sub.consumer}:{original_id}",
+            correlation_id=current_correlation_id(),
+        )
         await self.js.publish(
             dlq_subject(self.county, self.settings.service),
-            letter.model_dump_json().encode(),
-            headers={MSG_ID_HEADER: msg_id, "x-dlq-reason": reason[:200]},
+            event.model_dump_json().encode(),
+            headers={**headers_for(event), "x-dlq-reason": reason[:200]},
         )
 
     @property
