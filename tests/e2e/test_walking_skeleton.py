@@ -80,6 +80,12 @@ async def test_warning_to_dispatched_measure_and_notices(tmp_path: Path) -> None
         nc = await nats.connect(suite.nats.url)
         js = nc.jetstream()
         await import_households(suite, [household])
+        async with channel(suite.address("assistance")) as ch:
+            await assistance_pb2_grpc.AssistanceServiceStub(ch).AssignContactCadre(
+                assistance_pb2.AssignContactCadreRequest(
+                    region=VILLAGE, cadre_id="cadre-zhang", by="e2e"
+                )
+            )
         dispatched = await js.subscribe(
             subject(COUNTY, "measure", "dispatched", ">"), durable="e2e-measures"
         )

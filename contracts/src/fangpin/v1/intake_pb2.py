@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fangpin.v1 import common_pb2 as fangpin_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66\x61ngpin/v1/intake.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"-\n\x0fHouseholdRecord\x12\x0c\n\x04line\x18\x01 \x01(\x03\x12\x0c\n\x04json\x18\x02 \x01(\t\"R\n\rImportOutcome\x12\x0c\n\x04line\x18\x01 \x01(\x03\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"+\n\x13GetHouseholdRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\"k\n\x12\x44\x65\x63lareRiskRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x13\n\x0bobserved_at\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"\xc1\x01\n\x04\x43lue\x12\x0f\n\x07\x63lue_id\x18\x01 \x01(\t\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x65pt\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x13\n\x0bobserved_at\x18\x07 \x01(\t\x12\x15\n\rregistered_at\x18\x08 \x01(\t\x12\x18\n\x10verification_due\x18\t \x01(\t\x12\x10\n\x08warnings\x18\n \x01(\x05\"G\n\x10ListCluesRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"4\n\x11ListCluesResponse\x12\x1f\n\x05\x63lues\x18\x01 \x03(\x0b\x32\x10.fangpin.v1.Clue2\xf9\x02\n\rIntakeService\x12N\n\x10ImportHouseholds\x12\x1b.fangpin.v1.HouseholdRecord\x1a\x19.fangpin.v1.ImportOutcome(\x01\x30\x01\x12L\n\x0cGetHousehold\x12\x1f.fangpin.v1.GetHouseholdRequest\x1a\x1b.fangpin.v1.HouseholdRecord\x12?\n\x0b\x44\x65\x63lareRisk\x12\x1e.fangpin.v1.DeclareRiskRequest\x1a\x10.fangpin.v1.Clue\x12H\n\tListClues\x12\x1c.fangpin.v1.ListCluesRequest\x1a\x1d.fangpin.v1.ListCluesResponse\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17\x66\x61ngpin/v1/intake.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"-\n\x0fHouseholdRecord\x12\x0c\n\x04line\x18\x01 \x01(\x03\x12\x0c\n\x04json\x18\x02 \x01(\t\"R\n\rImportOutcome\x12\x0c\n\x04line\x18\x01 \x01(\x03\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\r\n\x05\x65rror\x18\x04 \x01(\t\"+\n\x13GetHouseholdRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\"9\n\x17\x45xportHouseholdsRequest\x12\x0f\n\x07village\x18\x01 \x01(\t\x12\r\n\x05\x61\x66ter\x18\x02 \x01(\t\"k\n\x12\x44\x65\x63lareRiskRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x13\n\x0bobserved_at\x18\x04 \x01(\t\x12\x0c\n\x04note\x18\x05 \x01(\t\"\xc1\x01\n\x04\x43lue\x12\x0f\n\x07\x63lue_id\x18\x01 \x01(\t\x12\x14\n\x0chousehold_id\x18\x02 \x01(\t\x12\x0e\n\x06source\x18\x03 \x01(\t\x12\x0c\n\x04\x64\x65pt\x18\x04 \x01(\t\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x13\n\x0bobserved_at\x18\x07 \x01(\t\x12\x15\n\rregistered_at\x18\x08 \x01(\t\x12\x18\n\x10verification_due\x18\t \x01(\t\x12\x10\n\x08warnings\x18\n \x01(\x05\"G\n\x10ListCluesRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"4\n\x11ListCluesResponse\x12\x1f\n\x05\x63lues\x18\x01 \x03(\x0b\x32\x10.fangpin.v1.Clue2\xd1\x03\n\rIntakeService\x12N\n\x10ImportHouseholds\x12\x1b.fangpin.v1.HouseholdRecord\x1a\x19.fangpin.v1.ImportOutcome(\x01\x30\x01\x12L\n\x0cGetHousehold\x12\x1f.fangpin.v1.GetHouseholdRequest\x1a\x1b.fangpin.v1.HouseholdRecord\x12V\n\x10\x45xportHouseholds\x12#.fangpin.v1.ExportHouseholdsRequest\x1a\x1b.fangpin.v1.HouseholdRecord0\x01\x12?\n\x0b\x44\x65\x63lareRisk\x12\x1e.fangpin.v1.DeclareRiskRequest\x1a\x10.fangpin.v1.Clue\x12H\n\tListClues\x12\x1c.fangpin.v1.ListCluesRequest\x1a\x1d.fangpin.v1.ListCluesResponse\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,14 +38,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMPORTOUTCOME']._serialized_end=193
   _globals['_GETHOUSEHOLDREQUEST']._serialized_start=195
   _globals['_GETHOUSEHOLDREQUEST']._serialized_end=238
-  _globals['_DECLARERISKREQUEST']._serialized_start=240
-  _globals['_DECLARERISKREQUEST']._serialized_end=347
-  _globals['_CLUE']._serialized_start=350
-  _globals['_CLUE']._serialized_end=543
-  _globals['_LISTCLUESREQUEST']._serialized_start=545
-  _globals['_LISTCLUESREQUEST']._serialized_end=616
-  _globals['_LISTCLUESRESPONSE']._serialized_start=618
-  _globals['_LISTCLUESRESPONSE']._serialized_end=670
-  _globals['_INTAKESERVICE']._serialized_start=673
-  _globals['_INTAKESERVICE']._serialized_end=1050
+  _globals['_EXPORTHOUSEHOLDSREQUEST']._serialized_start=240
+  _globals['_EXPORTHOUSEHOLDSREQUEST']._serialized_end=297
+  _globals['_DECLARERISKREQUEST']._serialized_start=299
+  _globals['_DECLARERISKREQUEST']._serialized_end=406
+  _globals['_CLUE']._serialized_start=409
+  _globals['_CLUE']._serialized_end=602
+  _globals['_LISTCLUESREQUEST']._serialized_start=604
+  _globals['_LISTCLUESREQUEST']._serialized_end=675
+  _globals['_LISTCLUESRESPONSE']._serialized_start=677
+  _globals['_LISTCLUESRESPONSE']._serialized_end=729
+  _globals['_INTAKESERVICE']._serialized_start=732
+  _globals['_INTAKESERVICE']._serialized_end=1197
 # @@protoc_insertion_point(module_scope)

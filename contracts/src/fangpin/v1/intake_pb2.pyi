@@ -92,6 +92,30 @@ class GetHouseholdRequest(_message.Message):
 Global___GetHouseholdRequest: _TypeAlias = GetHouseholdRequest  # noqa: Y015
 
 @_typing.final
+class ExportHouseholdsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VILLAGE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    village: _builtins.str
+    """code prefix filter (county, town or village); empty = all"""
+    after: _builtins.str
+    """resume after this household_id"""
+    def __init__(
+        self,
+        *,
+        village: _builtins.str = ...,
+        after: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "village", b"village"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportHouseholdsRequest: _TypeAlias = ExportHouseholdsRequest  # noqa: Y015
+
+@_typing.final
 class DeclareRiskRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -45,6 +45,11 @@ class IntakeServiceStub:
                 request_serializer=fangpin_dot_v1_dot_intake__pb2.GetHouseholdRequest.SerializeToString,
                 response_deserializer=fangpin_dot_v1_dot_intake__pb2.HouseholdRecord.FromString,
                 _registered_method=True)
+        self.ExportHouseholds = channel.unary_stream(
+                '/fangpin.v1.IntakeService/ExportHouseholds',
+                request_serializer=fangpin_dot_v1_dot_intake__pb2.ExportHouseholdsRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_intake__pb2.HouseholdRecord.FromString,
+                _registered_method=True)
         self.DeclareRisk = channel.unary_unary(
                 '/fangpin.v1.IntakeService/DeclareRisk',
                 request_serializer=fangpin_dot_v1_dot_intake__pb2.DeclareRiskRequest.SerializeToString,
@@ -74,6 +79,13 @@ class IntakeServiceServicer:
 
     def GetHousehold(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportHouseholds(self, request, context):
+        """Streams the registry out (e.g. screening's county-wide re-screen), in household_id order.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -108,6 +120,11 @@ def add_IntakeServiceServicer_to_server(servicer, server):
             'GetHousehold': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHousehold,
                     request_deserializer=fangpin_dot_v1_dot_intake__pb2.GetHouseholdRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_intake__pb2.HouseholdRecord.SerializeToString,
+            ),
+            'ExportHouseholds': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportHouseholds,
+                    request_deserializer=fangpin_dot_v1_dot_intake__pb2.ExportHouseholdsRequest.FromString,
                     response_serializer=fangpin_dot_v1_dot_intake__pb2.HouseholdRecord.SerializeToString,
             ),
             'DeclareRisk': grpc.unary_unary_rpc_method_handler(
@@ -179,6 +196,33 @@ class IntakeService:
             target,
             '/fangpin.v1.IntakeService/GetHousehold',
             fangpin_dot_v1_dot_intake__pb2.GetHouseholdRequest.SerializeToString,
+            fangpin_dot_v1_dot_intake__pb2.HouseholdRecord.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportHouseholds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fangpin.v1.IntakeService/ExportHouseholds',
+            fangpin_dot_v1_dot_intake__pb2.ExportHouseholdsRequest.SerializeToString,
             fangpin_dot_v1_dot_intake__pb2.HouseholdRecord.FromString,
             options,
             channel_credentials,

@@ -35,6 +35,8 @@ class IntakeServiceStub:
     ImportHouseholds: _grpc.StreamStreamMultiCallable[_intake_pb2.HouseholdRecord, _intake_pb2.ImportOutcome]
     """Streams household records (v1 JSON) in; streams one outcome per record back."""
     GetHousehold: _grpc.UnaryUnaryMultiCallable[_intake_pb2.GetHouseholdRequest, _intake_pb2.HouseholdRecord]
+    ExportHouseholds: _grpc.UnaryStreamMultiCallable[_intake_pb2.ExportHouseholdsRequest, _intake_pb2.HouseholdRecord]
+    """Streams the registry out (e.g. screening's county-wide re-screen), in household_id order."""
     DeclareRisk: _grpc.UnaryUnaryMultiCallable[_intake_pb2.DeclareRiskRequest, _intake_pb2.Clue]
     """A household's own declaration or a cadre's visit finding (农户自主申报 / 干部走访)."""
     ListClues: _grpc.UnaryUnaryMultiCallable[_intake_pb2.ListCluesRequest, _intake_pb2.ListCluesResponse]
@@ -46,6 +48,8 @@ class IntakeServiceAsyncStub(IntakeServiceStub):
     ImportHouseholds: _aio.StreamStreamMultiCallable[_intake_pb2.HouseholdRecord, _intake_pb2.ImportOutcome]  # type: ignore[assignment]
     """Streams household records (v1 JSON) in; streams one outcome per record back."""
     GetHousehold: _aio.UnaryUnaryMultiCallable[_intake_pb2.GetHouseholdRequest, _intake_pb2.HouseholdRecord]  # type: ignore[assignment]
+    ExportHouseholds: _aio.UnaryStreamMultiCallable[_intake_pb2.ExportHouseholdsRequest, _intake_pb2.HouseholdRecord]  # type: ignore[assignment]
+    """Streams the registry out (e.g. screening's county-wide re-screen), in household_id order."""
     DeclareRisk: _aio.UnaryUnaryMultiCallable[_intake_pb2.DeclareRiskRequest, _intake_pb2.Clue]  # type: ignore[assignment]
     """A household's own declaration or a cadre's visit finding (农户自主申报 / 干部走访)."""
     ListClues: _aio.UnaryUnaryMultiCallable[_intake_pb2.ListCluesRequest, _intake_pb2.ListCluesResponse]  # type: ignore[assignment]
@@ -66,6 +70,14 @@ class IntakeServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _intake_pb2.GetHouseholdRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_intake_pb2.HouseholdRecord, _abc.Awaitable[_intake_pb2.HouseholdRecord]]: ...
+
+    @_abc_1.abstractmethod
+    def ExportHouseholds(
+        self,
+        request: _intake_pb2.ExportHouseholdsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_intake_pb2.HouseholdRecord], _abc.AsyncIterator[_intake_pb2.HouseholdRecord]]:
+        """Streams the registry out (e.g. screening's county-wide re-screen), in household_id order."""
 
     @_abc_1.abstractmethod
     def DeclareRisk(

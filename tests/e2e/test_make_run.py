@@ -1,0 +1,61 @@
+"""`make run`'s launcher: all five services healthy, the demo county loaded, nothing duplicated
+by a second run on the same `var/`, and no process left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+FANGPIN = [sys.executable, "-m", "fangpin_cli.main"]
+
+
+def run_once(var_dir: Path) -> str:
+    result = subprocess.run(
+        [*FANGPIN, "run", "--once", "--var-dir", str(var_dir), "--households", "60"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "FANGPIN_LOG_LEVEL": "WARNING"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_run_starts_everything_loads_the_demo_and_a_rerun_duplicates_nothing(
+    tmp_path: Path,
+) -> None:
+    first = run_once(tmp_path)
+    assert "fangpin: all services healthy" in first
+    assert "'created': 60" in first
+    assert re.search(r"warnings published [1-9]\d*, already on the bus 0", first)
+
+    second = run_once(tmp_path)
+    assert "'unchanged': 60" in second
+    assert re.search(r"warnings published 0, already on the bus [1-9]\d*", second)
+
+    # every child stopped with the launcher
+    assert [p.info["cmdline"] for p in _children_of(tmp_path)] == []
+
+
+def _children_of(var_dir: Path) -> list[psutil.Process]:
+    """Processes started for this `var/`: nats-server (its store path) and the services (env)."""
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            cmdline = proc.info["cmdline"] or []
+            env = proc.environ() if "fangpin_" in " ".join(cmdline) else {}
+        except (psutil.AccessDenied, psutil.NoSuchProcess):
+            continue
+        if any(str(var_dir) in part for part in cmdline) or env.get("FANGPIN_VAR_DIR") == str(
+            var_dir
+        ):
+            found.append(proc)
+    return found
