@@ -70,6 +70,8 @@ class Suite:
                 "FANGPIN_GRPC_HOST": self.host,
                 "FANGPIN_GRPC_PORT": str(self.ports[service]),
                 "FANGPIN_VAR_DIR": str(self.var_dir),
+                # services that call another over gRPC (screening's re-screen reads intake)
+                **{f"FANGPIN_{s.upper()}_ADDR": self.address(s) for s in self.ports},
                 "PYTHONUNBUFFERED": "1",
             }
         )

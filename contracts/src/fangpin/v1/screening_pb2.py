@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fangpin.v1 import common_pb2 as fangpin_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66\x61ngpin/v1/screening.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"H\n\rScreenRequest\x12\x16\n\x0ehousehold_json\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x10\n\x08province\x18\x03 \x01(\t\";\n\tRuleTrace\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0b\n\x03hit\x18\x02 \x01(\x08\x12\x13\n\x0bvalues_json\x18\x03 \x01(\t\"\xd9\x02\n\x08\x44\x65\x63ision\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x0f\n\x07ruleset\x18\x03 \x01(\t\x12\x10\n\x08in_scope\x18\x04 \x01(\x08\x12\x10\n\x08\x65ligible\x18\x05 \x01(\x08\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12\x12\n\nrisk_types\x18\x07 \x03(\t\x12\x13\n\x0b\x65xcluded_by\x18\x08 \x03(\t\x12\x17\n\x0fneeds_appraisal\x18\t \x01(\x08\x12\x11\n\treferrals\x18\n \x03(\t\x12\x12\n\nper_capita\x18\x0b \x01(\x01\x12\x1b\n\x13\x61\x64justed_per_capita\x18\x0c \x01(\x01\x12\x11\n\tthreshold\x18\r \x01(\x01\x12$\n\x05trace\x18\x0e \x03(\x0b\x32\x15.fangpin.v1.RuleTrace\x12\x12\n\ndecided_at\x18\x0f \x01(\t\x12\x0e\n\x06reason\x18\x10 \x01(\t\";\n\x14ListDecisionsRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"@\n\x15ListDecisionsResponse\x12\'\n\tdecisions\x18\x01 \x03(\x0b\x32\x14.fangpin.v1.Decision2\xe4\x01\n\x10ScreeningService\x12\x39\n\x06Screen\x12\x19.fangpin.v1.ScreenRequest\x1a\x14.fangpin.v1.Decision\x12T\n\rListDecisions\x12 .fangpin.v1.ListDecisionsRequest\x1a!.fangpin.v1.ListDecisionsResponse\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1a\x66\x61ngpin/v1/screening.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"H\n\rScreenRequest\x12\x16\n\x0ehousehold_json\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x10\n\x08province\x18\x03 \x01(\t\";\n\tRuleTrace\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x0b\n\x03hit\x18\x02 \x01(\x08\x12\x13\n\x0bvalues_json\x18\x03 \x01(\t\"\xab\x03\n\x08\x44\x65\x63ision\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x0f\n\x07ruleset\x18\x03 \x01(\t\x12\x10\n\x08in_scope\x18\x04 \x01(\x08\x12\x10\n\x08\x65ligible\x18\x05 \x01(\x08\x12\x10\n\x08\x63\x61tegory\x18\x06 \x01(\t\x12\x12\n\nrisk_types\x18\x07 \x03(\t\x12\x13\n\x0b\x65xcluded_by\x18\x08 \x03(\t\x12\x17\n\x0fneeds_appraisal\x18\t \x01(\x08\x12\x11\n\treferrals\x18\n \x03(\t\x12\x12\n\nper_capita\x18\x0b \x01(\x01\x12\x1b\n\x13\x61\x64justed_per_capita\x18\x0c \x01(\x01\x12\x11\n\tthreshold\x18\r \x01(\x01\x12$\n\x05trace\x18\x0e \x03(\x0b\x32\x15.fangpin.v1.RuleTrace\x12\x12\n\ndecided_at\x18\x0f \x01(\t\x12\x0e\n\x06reason\x18\x10 \x01(\t\x12\x13\n\x0b\x64\x65\x63ision_id\x18\x11 \x01(\t\x12\x0f\n\x07\x63lue_id\x18\x12 \x01(\t\x12\x10\n\x08rollback\x18\x13 \x01(\x08\x12\x18\n\x10rollback_reasons\x18\x14 \x03(\t\";\n\x14ListDecisionsRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"@\n\x15ListDecisionsResponse\x12\'\n\tdecisions\x18\x01 \x03(\x0b\x32\x14.fangpin.v1.Decision\">\n\x17\x43heckEliminationRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\"4\n\rQuarterIncome\x12\x0f\n\x07quarter\x18\x01 \x01(\t\x12\x12\n\nper_capita\x18\x02 \x01(\x01\"\xcd\x02\n\x10\x45liminationCheck\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\r\n\x05\x61s_of\x18\x02 \x01(\t\x12\x0f\n\x07ruleset\x18\x03 \x01(\t\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x0c\n\x04mode\x18\x05 \x01(\t\x12\x0f\n\x07\x66\x61iling\x18\x06 \x03(\t\x12\x13\n\x0bvalues_json\x18\x07 \x01(\t\x12\x19\n\x11monitoring_status\x18\x08 \x01(\t\x12\x18\n\x10identified_risks\x18\t \x03(\t\x12)\n\x06income\x18\n \x03(\x0b\x32\x19.fangpin.v1.QuarterIncome\x12\x1c\n\x14measures_implemented\x18\x0b \x01(\x05\x12\x15\n\reliminated_on\x18\x0c \x01(\t\x12\x10\n\x08rollback\x18\r \x01(\x08\x12\x18\n\x10rollback_reasons\x18\x0e \x03(\t\"%\n\x14StartRescreenRequest\x12\r\n\x05\x61s_of\x18\x01 \x01(\t\"*\n\x18GetRescreenStatusRequest\x12\x0e\n\x06run_id\x18\x01 \x01(\t\"\xea\x01\n\x0eRescreenStatus\x12\x0e\n\x06run_id\x18\x01 \x01(\t\x12\x0f\n\x07ruleset\x18\x02 \x01(\t\x12\r\n\x05\x61s_of\x18\x03 \x01(\t\x12\x0f\n\x07trigger\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\r\n\x05total\x18\x06 \x01(\x03\x12\x0c\n\x04\x64one\x18\x07 \x01(\x03\x12\x0f\n\x07\x63hanged\x18\x08 \x01(\x03\x12\x10\n\x08rejected\x18\t \x01(\x03\x12\x12\n\nstarted_at\x18\n \x01(\t\x12\x13\n\x0b\x66inished_at\x18\x0b \x01(\t\x12\r\n\x05\x65rror\x18\x0c \x01(\t\x12\x0f\n\x07started\x18\r \x01(\x08\"\xc8\x01\n\x0eScaleRiskAlert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0f\n\x07village\x18\x02 \x01(\t\x12\x11\n\tindicator\x18\x03 \x01(\t\x12\x14\n\x0cwarning_kind\x18\x04 \x01(\t\x12\r\n\x05value\x18\x05 \x01(\x01\x12\r\n\x05limit\x18\x06 \x01(\x01\x12\x14\n\x0c\x64\x65tails_json\x18\x07 \x01(\t\x12\x11\n\topened_on\x18\x08 \x01(\t\x12\x12\n\ncleared_on\x18\t \x01(\t\x12\x0f\n\x07ruleset\x18\n \x01(\t\"Q\n\x1aListScaleRiskAlertsRequest\x12\x0f\n\x07village\x18\x01 \x01(\t\x12\x13\n\x0b\x61\x63tive_only\x18\x02 \x01(\x08\x12\r\n\x05limit\x18\x03 \x01(\x05\"I\n\x1bListScaleRiskAlertsResponse\x12*\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x1a.fangpin.v1.ScaleRiskAlert2\xc9\x04\n\x10ScreeningService\x12\x39\n\x06Screen\x12\x19.fangpin.v1.ScreenRequest\x1a\x14.fangpin.v1.Decision\x12T\n\rListDecisions\x12 .fangpin.v1.ListDecisionsRequest\x1a!.fangpin.v1.ListDecisionsResponse\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponse\x12U\n\x10\x43heckElimination\x12#.fangpin.v1.CheckEliminationRequest\x1a\x1c.fangpin.v1.EliminationCheck\x12M\n\rStartRescreen\x12 .fangpin.v1.StartRescreenRequest\x1a\x1a.fangpin.v1.RescreenStatus\x12U\n\x11GetRescreenStatus\x12$.fangpin.v1.GetRescreenStatusRequest\x1a\x1a.fangpin.v1.RescreenStatus\x12\x66\n\x13ListScaleRiskAlerts\x12&.fangpin.v1.ListScaleRiskAlertsRequest\x1a\'.fangpin.v1.ListScaleRiskAlertsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,11 +37,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RULETRACE']._serialized_start=141
   _globals['_RULETRACE']._serialized_end=200
   _globals['_DECISION']._serialized_start=203
-  _globals['_DECISION']._serialized_end=548
-  _globals['_LISTDECISIONSREQUEST']._serialized_start=550
-  _globals['_LISTDECISIONSREQUEST']._serialized_end=609
-  _globals['_LISTDECISIONSRESPONSE']._serialized_start=611
-  _globals['_LISTDECISIONSRESPONSE']._serialized_end=675
-  _globals['_SCREENINGSERVICE']._serialized_start=678
-  _globals['_SCREENINGSERVICE']._serialized_end=906
+  _globals['_DECISION']._serialized_end=630
+  _globals['_LISTDECISIONSREQUEST']._serialized_start=632
+  _globals['_LISTDECISIONSREQUEST']._serialized_end=691
+  _globals['_LISTDECISIONSRESPONSE']._serialized_start=693
+  _globals['_LISTDECISIONSRESPONSE']._serialized_end=757
+  _globals['_CHECKELIMINATIONREQUEST']._serialized_start=759
+  _globals['_CHECKELIMINATIONREQUEST']._serialized_end=821
+  _globals['_QUARTERINCOME']._serialized_start=823
+  _globals['_QUARTERINCOME']._serialized_end=875
+  _globals['_ELIMINATIONCHECK']._serialized_start=878
+  _globals['_ELIMINATIONCHECK']._serialized_end=1211
+  _globals['_STARTRESCREENREQUEST']._serialized_start=1213
+  _globals['_STARTRESCREENREQUEST']._serialized_end=1250
+  _globals['_GETRESCREENSTATUSREQUEST']._serialized_start=1252
+  _globals['_GETRESCREENSTATUSREQUEST']._serialized_end=1294
+  _globals['_RESCREENSTATUS']._serialized_start=1297
+  _globals['_RESCREENSTATUS']._serialized_end=1531
+  _globals['_SCALERISKALERT']._serialized_start=1534
+  _globals['_SCALERISKALERT']._serialized_end=1734
+  _globals['_LISTSCALERISKALERTSREQUEST']._serialized_start=1736
+  _globals['_LISTSCALERISKALERTSREQUEST']._serialized_end=1817
+  _globals['_LISTSCALERISKALERTSRESPONSE']._serialized_start=1819
+  _globals['_LISTSCALERISKALERTSRESPONSE']._serialized_end=1892
+  _globals['_SCREENINGSERVICE']._serialized_start=1895
+  _globals['_SCREENINGSERVICE']._serialized_end=2480
 # @@protoc_insertion_point(module_scope)

@@ -92,6 +92,10 @@ class Decision(_message.Message):
     TRACE_FIELD_NUMBER: _builtins.int
     DECIDED_AT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    DECISION_ID_FIELD_NUMBER: _builtins.int
+    CLUE_ID_FIELD_NUMBER: _builtins.int
+    ROLLBACK_FIELD_NUMBER: _builtins.int
+    ROLLBACK_REASONS_FIELD_NUMBER: _builtins.int
     household_id: _builtins.str
     as_of: _builtins.str
     ruleset: _builtins.str
@@ -106,6 +110,12 @@ class Decision(_message.Message):
     decided_at: _builtins.str
     reason: _builtins.str
     """clue | rescreen | request"""
+    decision_id: _builtins.str
+    """empty for Screen (nothing stored)"""
+    clue_id: _builtins.str
+    """the clue decided on (reason clue)"""
+    rollback: _builtins.bool
+    """an eliminated household whose risk returned (风险消除回退)"""
     @_builtins.property
     def risk_types(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
@@ -114,6 +124,8 @@ class Decision(_message.Message):
     def referrals(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def trace(self) -> _containers.RepeatedCompositeFieldContainer[Global___RuleTrace]: ...
+    @_builtins.property
+    def rollback_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     def __init__(
         self,
         *,
@@ -133,10 +145,14 @@ class Decision(_message.Message):
         trace: _abc.Iterable[Global___RuleTrace] | None = ...,
         decided_at: _builtins.str = ...,
         reason: _builtins.str = ...,
+        decision_id: _builtins.str = ...,
+        clue_id: _builtins.str = ...,
+        rollback: _builtins.bool = ...,
+        rollback_reasons: _abc.Iterable[_builtins.str] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjusted_per_capita", b"adjusted_per_capita", "as_of", b"as_of", "category", b"category", "decided_at", b"decided_at", "eligible", b"eligible", "excluded_by", b"excluded_by", "household_id", b"household_id", "in_scope", b"in_scope", "needs_appraisal", b"needs_appraisal", "per_capita", b"per_capita", "reason", b"reason", "referrals", b"referrals", "risk_types", b"risk_types", "ruleset", b"ruleset", "threshold", b"threshold", "trace", b"trace"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["adjusted_per_capita", b"adjusted_per_capita", "as_of", b"as_of", "category", b"category", "clue_id", b"clue_id", "decided_at", b"decided_at", "decision_id", b"decision_id", "eligible", b"eligible", "excluded_by", b"excluded_by", "household_id", b"household_id", "in_scope", b"in_scope", "needs_appraisal", b"needs_appraisal", "per_capita", b"per_capita", "reason", b"reason", "referrals", b"referrals", "risk_types", b"risk_types", "rollback", b"rollback", "rollback_reasons", b"rollback_reasons", "ruleset", b"ruleset", "threshold", b"threshold", "trace", b"trace"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -150,6 +166,7 @@ class ListDecisionsRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     household_id: _builtins.str
     limit: _builtins.int
+    """default 20, at most 1000"""
     def __init__(
         self,
         *,
@@ -183,3 +200,318 @@ class ListDecisionsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListDecisionsResponse: _TypeAlias = ListDecisionsResponse  # noqa: Y015
+
+@_typing.final
+class CheckEliminationRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    as_of: _builtins.str
+    """YYYY-MM-DD, default today"""
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "household_id", b"household_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CheckEliminationRequest: _TypeAlias = CheckEliminationRequest  # noqa: Y015
+
+@_typing.final
+class QuarterIncome(_message.Message):
+    """Annual per-capita income at the end of one quarter (from the collected income periods)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    QUARTER_FIELD_NUMBER: _builtins.int
+    PER_CAPITA_FIELD_NUMBER: _builtins.int
+    quarter: _builtins.str
+    """e.g. 2024Q2"""
+    per_capita: _builtins.float
+    def __init__(
+        self,
+        *,
+        quarter: _builtins.str = ...,
+        per_capita: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["per_capita", b"per_capita", "quarter", b"quarter"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___QuarterIncome: _TypeAlias = QuarterIncome  # noqa: Y015
+
+@_typing.final
+class EliminationCheck(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    RULESET_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    MODE_FIELD_NUMBER: _builtins.int
+    FAILING_FIELD_NUMBER: _builtins.int
+    VALUES_JSON_FIELD_NUMBER: _builtins.int
+    MONITORING_STATUS_FIELD_NUMBER: _builtins.int
+    IDENTIFIED_RISKS_FIELD_NUMBER: _builtins.int
+    INCOME_FIELD_NUMBER: _builtins.int
+    MEASURES_IMPLEMENTED_FIELD_NUMBER: _builtins.int
+    ELIMINATED_ON_FIELD_NUMBER: _builtins.int
+    ROLLBACK_FIELD_NUMBER: _builtins.int
+    ROLLBACK_REASONS_FIELD_NUMBER: _builtins.int
+    household_id: _builtins.str
+    as_of: _builtins.str
+    ruleset: _builtins.str
+    status: _builtins.str
+    """eligible | not_yet | held | eliminated"""
+    mode: _builtins.str
+    """assisted | natural; empty when held or eliminated"""
+    values_json: _builtins.str
+    """the figures compared"""
+    monitoring_status: _builtins.str
+    """monitored | held | eliminated"""
+    measures_implemented: _builtins.int
+    eliminated_on: _builtins.str
+    """eliminated households"""
+    rollback: _builtins.bool
+    """eliminated households: the risk returned (回退)"""
+    @_builtins.property
+    def failing(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the conditions not met (not_yet)"""
+
+    @_builtins.property
+    def identified_risks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def income(self) -> _containers.RepeatedCompositeFieldContainer[Global___QuarterIncome]: ...
+    @_builtins.property
+    def rollback_reasons(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        household_id: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        ruleset: _builtins.str = ...,
+        status: _builtins.str = ...,
+        mode: _builtins.str = ...,
+        failing: _abc.Iterable[_builtins.str] | None = ...,
+        values_json: _builtins.str = ...,
+        monitoring_status: _builtins.str = ...,
+        identified_risks: _abc.Iterable[_builtins.str] | None = ...,
+        income: _abc.Iterable[Global___QuarterIncome] | None = ...,
+        measures_implemented: _builtins.int = ...,
+        eliminated_on: _builtins.str = ...,
+        rollback: _builtins.bool = ...,
+        rollback_reasons: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "eliminated_on", b"eliminated_on", "failing", b"failing", "household_id", b"household_id", "identified_risks", b"identified_risks", "income", b"income", "measures_implemented", b"measures_implemented", "mode", b"mode", "monitoring_status", b"monitoring_status", "rollback", b"rollback", "rollback_reasons", b"rollback_reasons", "ruleset", b"ruleset", "status", b"status", "values_json", b"values_json"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EliminationCheck: _TypeAlias = EliminationCheck  # noqa: Y015
+
+@_typing.final
+class StartRescreenRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AS_OF_FIELD_NUMBER: _builtins.int
+    as_of: _builtins.str
+    """YYYY-MM-DD, default today (not after today)"""
+    def __init__(
+        self,
+        *,
+        as_of: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartRescreenRequest: _TypeAlias = StartRescreenRequest  # noqa: Y015
+
+@_typing.final
+class GetRescreenStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    """empty = the latest run"""
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["run_id", b"run_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRescreenStatusRequest: _TypeAlias = GetRescreenStatusRequest  # noqa: Y015
+
+@_typing.final
+class RescreenStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RUN_ID_FIELD_NUMBER: _builtins.int
+    RULESET_FIELD_NUMBER: _builtins.int
+    AS_OF_FIELD_NUMBER: _builtins.int
+    TRIGGER_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    TOTAL_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    CHANGED_FIELD_NUMBER: _builtins.int
+    REJECTED_FIELD_NUMBER: _builtins.int
+    STARTED_AT_FIELD_NUMBER: _builtins.int
+    FINISHED_AT_FIELD_NUMBER: _builtins.int
+    ERROR_FIELD_NUMBER: _builtins.int
+    STARTED_FIELD_NUMBER: _builtins.int
+    run_id: _builtins.str
+    ruleset: _builtins.str
+    as_of: _builtins.str
+    trigger: _builtins.str
+    """schedule | request | baseline (first start: nothing screened)"""
+    status: _builtins.str
+    """running | done | failed"""
+    total: _builtins.int
+    """households in the registry when the run started"""
+    done: _builtins.int
+    changed: _builtins.int
+    """decisions announced (screening.decided, reason rescreen)"""
+    rejected: _builtins.int
+    """registry records that could not be decided"""
+    started_at: _builtins.str
+    finished_at: _builtins.str
+    error: _builtins.str
+    started: _builtins.bool
+    """StartRescreen: false when a run was already in progress"""
+    def __init__(
+        self,
+        *,
+        run_id: _builtins.str = ...,
+        ruleset: _builtins.str = ...,
+        as_of: _builtins.str = ...,
+        trigger: _builtins.str = ...,
+        status: _builtins.str = ...,
+        total: _builtins.int = ...,
+        done: _builtins.int = ...,
+        changed: _builtins.int = ...,
+        rejected: _builtins.int = ...,
+        started_at: _builtins.str = ...,
+        finished_at: _builtins.str = ...,
+        error: _builtins.str = ...,
+        started: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["as_of", b"as_of", "changed", b"changed", "done", b"done", "error", b"error", "finished_at", b"finished_at", "rejected", b"rejected", "ruleset", b"ruleset", "run_id", b"run_id", "started", b"started", "started_at", b"started_at", "status", b"status", "total", b"total", "trigger", b"trigger"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RescreenStatus: _TypeAlias = RescreenStatus  # noqa: Y015
+
+@_typing.final
+class ScaleRiskAlert(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERT_ID_FIELD_NUMBER: _builtins.int
+    VILLAGE_FIELD_NUMBER: _builtins.int
+    INDICATOR_FIELD_NUMBER: _builtins.int
+    WARNING_KIND_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    DETAILS_JSON_FIELD_NUMBER: _builtins.int
+    OPENED_ON_FIELD_NUMBER: _builtins.int
+    CLEARED_ON_FIELD_NUMBER: _builtins.int
+    RULESET_FIELD_NUMBER: _builtins.int
+    alert_id: _builtins.str
+    village: _builtins.str
+    indicator: _builtins.str
+    """unresolved_share | low_mean_income | warning_cluster"""
+    warning_kind: _builtins.str
+    value: _builtins.float
+    limit: _builtins.float
+    details_json: _builtins.str
+    opened_on: _builtins.str
+    cleared_on: _builtins.str
+    """empty while the condition holds"""
+    ruleset: _builtins.str
+    def __init__(
+        self,
+        *,
+        alert_id: _builtins.str = ...,
+        village: _builtins.str = ...,
+        indicator: _builtins.str = ...,
+        warning_kind: _builtins.str = ...,
+        value: _builtins.float = ...,
+        limit: _builtins.float = ...,
+        details_json: _builtins.str = ...,
+        opened_on: _builtins.str = ...,
+        cleared_on: _builtins.str = ...,
+        ruleset: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alert_id", b"alert_id", "cleared_on", b"cleared_on", "details_json", b"details_json", "indicator", b"indicator", "limit", b"limit", "opened_on", b"opened_on", "ruleset", b"ruleset", "value", b"value", "village", b"village", "warning_kind", b"warning_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScaleRiskAlert: _TypeAlias = ScaleRiskAlert  # noqa: Y015
+
+@_typing.final
+class ListScaleRiskAlertsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VILLAGE_FIELD_NUMBER: _builtins.int
+    ACTIVE_ONLY_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    village: _builtins.str
+    """code prefix (town or village); empty = the whole county"""
+    active_only: _builtins.bool
+    """only alerts whose condition still holds"""
+    limit: _builtins.int
+    """default 100, at most 1000"""
+    def __init__(
+        self,
+        *,
+        village: _builtins.str = ...,
+        active_only: _builtins.bool = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_only", b"active_only", "limit", b"limit", "village", b"village"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListScaleRiskAlertsRequest: _TypeAlias = ListScaleRiskAlertsRequest  # noqa: Y015
+
+@_typing.final
+class ListScaleRiskAlertsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ALERTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def alerts(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScaleRiskAlert]: ...
+    def __init__(
+        self,
+        *,
+        alerts: _abc.Iterable[Global___ScaleRiskAlert] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alerts", b"alerts"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListScaleRiskAlertsResponse: _TypeAlias = ListScaleRiskAlertsResponse  # noqa: Y015

@@ -50,6 +50,26 @@ class ScreeningServiceStub:
                 request_serializer=fangpin_dot_v1_dot_common__pb2.StatsRequest.SerializeToString,
                 response_deserializer=fangpin_dot_v1_dot_common__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.CheckElimination = channel.unary_unary(
+                '/fangpin.v1.ScreeningService/CheckElimination',
+                request_serializer=fangpin_dot_v1_dot_screening__pb2.CheckEliminationRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_screening__pb2.EliminationCheck.FromString,
+                _registered_method=True)
+        self.StartRescreen = channel.unary_unary(
+                '/fangpin.v1.ScreeningService/StartRescreen',
+                request_serializer=fangpin_dot_v1_dot_screening__pb2.StartRescreenRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_screening__pb2.RescreenStatus.FromString,
+                _registered_method=True)
+        self.GetRescreenStatus = channel.unary_unary(
+                '/fangpin.v1.ScreeningService/GetRescreenStatus',
+                request_serializer=fangpin_dot_v1_dot_screening__pb2.GetRescreenStatusRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_screening__pb2.RescreenStatus.FromString,
+                _registered_method=True)
+        self.ListScaleRiskAlerts = channel.unary_unary(
+                '/fangpin.v1.ScreeningService/ListScaleRiskAlerts',
+                request_serializer=fangpin_dot_v1_dot_screening__pb2.ListScaleRiskAlertsRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_screening__pb2.ListScaleRiskAlertsResponse.FromString,
+                _registered_method=True)
 
 
 class ScreeningServiceServicer:
@@ -75,6 +95,34 @@ class ScreeningServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckElimination(self, request, context):
+        """Risk elimination check (风险消除) of a monitored household; for an eliminated household,
+        the roll-back check (回退): has its risk returned?
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartRescreen(self, request, context):
+        """Starts a county-wide re-screen, or reports the one already running (started = false).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRescreenStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListScaleRiskAlerts(self, request, context):
+        """Scale-risk alerts sent (规模性返贫风险), newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ScreeningServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -92,6 +140,26 @@ def add_ScreeningServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=fangpin_dot_v1_dot_common__pb2.StatsRequest.FromString,
                     response_serializer=fangpin_dot_v1_dot_common__pb2.StatsResponse.SerializeToString,
+            ),
+            'CheckElimination': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckElimination,
+                    request_deserializer=fangpin_dot_v1_dot_screening__pb2.CheckEliminationRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_screening__pb2.EliminationCheck.SerializeToString,
+            ),
+            'StartRescreen': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartRescreen,
+                    request_deserializer=fangpin_dot_v1_dot_screening__pb2.StartRescreenRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_screening__pb2.RescreenStatus.SerializeToString,
+            ),
+            'GetRescreenStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRescreenStatus,
+                    request_deserializer=fangpin_dot_v1_dot_screening__pb2.GetRescreenStatusRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_screening__pb2.RescreenStatus.SerializeToString,
+            ),
+            'ListScaleRiskAlerts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListScaleRiskAlerts,
+                    request_deserializer=fangpin_dot_v1_dot_screening__pb2.ListScaleRiskAlertsRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_screening__pb2.ListScaleRiskAlertsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -175,6 +243,114 @@ class ScreeningService:
             '/fangpin.v1.ScreeningService/GetStats',
             fangpin_dot_v1_dot_common__pb2.StatsRequest.SerializeToString,
             fangpin_dot_v1_dot_common__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckElimination(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ScreeningService/CheckElimination',
+            fangpin_dot_v1_dot_screening__pb2.CheckEliminationRequest.SerializeToString,
+            fangpin_dot_v1_dot_screening__pb2.EliminationCheck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartRescreen(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ScreeningService/StartRescreen',
+            fangpin_dot_v1_dot_screening__pb2.StartRescreenRequest.SerializeToString,
+            fangpin_dot_v1_dot_screening__pb2.RescreenStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRescreenStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ScreeningService/GetRescreenStatus',
+            fangpin_dot_v1_dot_screening__pb2.GetRescreenStatusRequest.SerializeToString,
+            fangpin_dot_v1_dot_screening__pb2.RescreenStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListScaleRiskAlerts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ScreeningService/ListScaleRiskAlerts',
+            fangpin_dot_v1_dot_screening__pb2.ListScaleRiskAlertsRequest.SerializeToString,
+            fangpin_dot_v1_dot_screening__pb2.ListScaleRiskAlertsResponse.FromString,
             options,
             channel_credentials,
             insecure,

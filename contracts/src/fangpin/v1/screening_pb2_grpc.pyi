@@ -37,6 +37,15 @@ class ScreeningServiceStub:
     ListDecisions: _grpc.UnaryUnaryMultiCallable[_screening_pb2.ListDecisionsRequest, _screening_pb2.ListDecisionsResponse]
     """The decision history of one household, newest first."""
     GetStats: _grpc.UnaryUnaryMultiCallable[_common_pb2.StatsRequest, _common_pb2.StatsResponse]
+    CheckElimination: _grpc.UnaryUnaryMultiCallable[_screening_pb2.CheckEliminationRequest, _screening_pb2.EliminationCheck]
+    """Risk elimination check (风险消除) of a monitored household; for an eliminated household,
+    the roll-back check (回退): has its risk returned?
+    """
+    StartRescreen: _grpc.UnaryUnaryMultiCallable[_screening_pb2.StartRescreenRequest, _screening_pb2.RescreenStatus]
+    """Starts a county-wide re-screen, or reports the one already running (started = false)."""
+    GetRescreenStatus: _grpc.UnaryUnaryMultiCallable[_screening_pb2.GetRescreenStatusRequest, _screening_pb2.RescreenStatus]
+    ListScaleRiskAlerts: _grpc.UnaryUnaryMultiCallable[_screening_pb2.ListScaleRiskAlertsRequest, _screening_pb2.ListScaleRiskAlertsResponse]
+    """Scale-risk alerts sent (规模性返贫风险), newest first."""
 
 @_typing.type_check_only
 class ScreeningServiceAsyncStub(ScreeningServiceStub):
@@ -46,6 +55,15 @@ class ScreeningServiceAsyncStub(ScreeningServiceStub):
     ListDecisions: _aio.UnaryUnaryMultiCallable[_screening_pb2.ListDecisionsRequest, _screening_pb2.ListDecisionsResponse]  # type: ignore[assignment]
     """The decision history of one household, newest first."""
     GetStats: _aio.UnaryUnaryMultiCallable[_common_pb2.StatsRequest, _common_pb2.StatsResponse]  # type: ignore[assignment]
+    CheckElimination: _aio.UnaryUnaryMultiCallable[_screening_pb2.CheckEliminationRequest, _screening_pb2.EliminationCheck]  # type: ignore[assignment]
+    """Risk elimination check (风险消除) of a monitored household; for an eliminated household,
+    the roll-back check (回退): has its risk returned?
+    """
+    StartRescreen: _aio.UnaryUnaryMultiCallable[_screening_pb2.StartRescreenRequest, _screening_pb2.RescreenStatus]  # type: ignore[assignment]
+    """Starts a county-wide re-screen, or reports the one already running (started = false)."""
+    GetRescreenStatus: _aio.UnaryUnaryMultiCallable[_screening_pb2.GetRescreenStatusRequest, _screening_pb2.RescreenStatus]  # type: ignore[assignment]
+    ListScaleRiskAlerts: _aio.UnaryUnaryMultiCallable[_screening_pb2.ListScaleRiskAlertsRequest, _screening_pb2.ListScaleRiskAlertsResponse]  # type: ignore[assignment]
+    """Scale-risk alerts sent (规模性返贫风险), newest first."""
 
 class ScreeningServiceServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -70,5 +88,38 @@ class ScreeningServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _common_pb2.StatsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_common_pb2.StatsResponse, _abc.Awaitable[_common_pb2.StatsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CheckElimination(
+        self,
+        request: _screening_pb2.CheckEliminationRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_screening_pb2.EliminationCheck, _abc.Awaitable[_screening_pb2.EliminationCheck]]:
+        """Risk elimination check (风险消除) of a monitored household; for an eliminated household,
+        the roll-back check (回退): has its risk returned?
+        """
+
+    @_abc_1.abstractmethod
+    def StartRescreen(
+        self,
+        request: _screening_pb2.StartRescreenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_screening_pb2.RescreenStatus, _abc.Awaitable[_screening_pb2.RescreenStatus]]:
+        """Starts a county-wide re-screen, or reports the one already running (started = false)."""
+
+    @_abc_1.abstractmethod
+    def GetRescreenStatus(
+        self,
+        request: _screening_pb2.GetRescreenStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_screening_pb2.RescreenStatus, _abc.Awaitable[_screening_pb2.RescreenStatus]]: ...
+
+    @_abc_1.abstractmethod
+    def ListScaleRiskAlerts(
+        self,
+        request: _screening_pb2.ListScaleRiskAlertsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_screening_pb2.ListScaleRiskAlertsResponse, _abc.Awaitable[_screening_pb2.ListScaleRiskAlertsResponse]]:
+        """Scale-risk alerts sent (规模性返贫风险), newest first."""
 
 def add_ScreeningServiceServicer_to_server(servicer: ScreeningServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
