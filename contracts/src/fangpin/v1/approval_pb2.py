@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from fangpin.v1 import common_pb2 as fangpin_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x61ngpin/v1/approval.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"N\n\x05\x41\x63tor\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\"\x81\x01\n\rTimelineEntry\x12\n\n\x02\x61t\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\t\x12 \n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x11.fangpin.v1.Actor\x12\x0f\n\x07\x63omment\x18\x05 \x01(\t\x12\x13\n\x0b\x61ttachments\x18\x06 \x03(\t\"\x9b\x03\n\x04\x43\x61se\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0chousehold_id\x18\x03 \x01(\t\x12\"\n\x06region\x18\x04 \x01(\x0b\x32\x12.fangpin.v1.Region\x12\x0c\n\x04step\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x14\n\x0c\x66low_version\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x08 \x01(\t\x12\x12\n\nrisk_types\x18\t \x03(\t\x12\x13\n\x0b\x65xcluded_by\x18\n \x03(\t\x12&\n\x03\x64ue\x18\x0b \x03(\x0b\x32\x19.fangpin.v1.Case.DueEntry\x12\x15\n\rgreen_channel\x18\x0c \x01(\x08\x12\x0f\n\x07version\x18\r \x01(\x03\x12\x0f\n\x07overdue\x18\x0e \x01(\x08\x12+\n\x08timeline\x18\x0f \x03(\x0b\x32\x19.fangpin.v1.TimelineEntry\x12\x11\n\topened_at\x18\x10 \x01(\t\x1a*\n\x08\x44ueEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"{\n\x10ListCasesRequest\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x14\n\x0coverdue_only\x18\x04 \x01(\x08\x12\r\n\x05limit\x18\x05 \x01(\x05\x12\x14\n\x0chousehold_id\x18\x06 \x01(\t\"4\n\x11ListCasesResponse\x12\x1f\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x10.fangpin.v1.Case\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"\xaa\x01\n\x0fSignStepRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\x12 \n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x11.fangpin.v1.Actor\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\x12\x13\n\x0b\x61ttachments\x18\x05 \x03(\t\x12\x18\n\x10\x65xpected_version\x18\x06 \x01(\x03\x12\x16\n\x0especial_reason\x18\x07 \x01(\t2\x90\x02\n\x0f\x41pprovalService\x12H\n\tListCases\x12\x1c.fangpin.v1.ListCasesRequest\x1a\x1d.fangpin.v1.ListCasesResponse\x12\x37\n\x07GetCase\x12\x1a.fangpin.v1.GetCaseRequest\x1a\x10.fangpin.v1.Case\x12\x39\n\x08SignStep\x12\x1b.fangpin.v1.SignStepRequest\x1a\x10.fangpin.v1.Case\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x66\x61ngpin/v1/approval.proto\x12\nfangpin.v1\x1a\x17\x66\x61ngpin/v1/common.proto\"N\n\x05\x41\x63tor\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\"\xec\x01\n\rTimelineEntry\x12\n\n\x02\x61t\x18\x01 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x02 \x01(\t\x12\x0c\n\x04step\x18\x03 \x01(\t\x12 \n\x05\x61\x63tor\x18\x04 \x01(\x0b\x32\x11.fangpin.v1.Actor\x12\x0f\n\x07\x63omment\x18\x05 \x01(\t\x12\x13\n\x0b\x61ttachments\x18\x06 \x03(\t\x12\x0b\n\x03seq\x18\x07 \x01(\x05\x12\x0f\n\x07to_step\x18\x08 \x01(\t\x12%\n\nco_signers\x18\t \x03(\x0b\x32\x11.fangpin.v1.Actor\x12\x0e\n\x06reason\x18\n \x01(\t\x12\x14\n\x0c\x64\x65tails_json\x18\x0b \x01(\t\"\xe8\x04\n\x04\x43\x61se\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x14\n\x0chousehold_id\x18\x03 \x01(\t\x12\"\n\x06region\x18\x04 \x01(\x0b\x32\x12.fangpin.v1.Region\x12\x0c\n\x04step\x18\x05 \x01(\t\x12\x0e\n\x06status\x18\x06 \x01(\t\x12\x14\n\x0c\x66low_version\x18\x07 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x08 \x01(\t\x12\x12\n\nrisk_types\x18\t \x03(\t\x12\x13\n\x0b\x65xcluded_by\x18\n \x03(\t\x12&\n\x03\x64ue\x18\x0b \x03(\x0b\x32\x19.fangpin.v1.Case.DueEntry\x12\x15\n\rgreen_channel\x18\x0c \x01(\x08\x12\x0f\n\x07version\x18\r \x01(\x03\x12\x0f\n\x07overdue\x18\x0e \x01(\x08\x12+\n\x08timeline\x18\x0f \x03(\x0b\x32\x19.fangpin.v1.TimelineEntry\x12\x11\n\topened_at\x18\x10 \x01(\t\x12\x0f\n\x07\x63lue_on\x18\x11 \x01(\t\x12\x0f\n\x07ruleset\x18\x12 \x01(\t\x12\x1b\n\x13green_channel_state\x18\x13 \x01(\t\x12\x18\n\x10\x65limination_mode\x18\x14 \x01(\t\x12\x10\n\x08measures\x18\x15 \x03(\t\x12\x16\n\x0especial_reason\x18\x16 \x01(\t\x12\x1b\n\x13notice_published_on\x18\x17 \x01(\t\x12\x12\n\ndecided_at\x18\x18 \x01(\t\x12\x17\n\x0fsystem_entry_on\x18\x19 \x01(\t\x1a*\n\x08\x44ueEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x89\x01\n\x10ListCasesRequest\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x14\n\x0coverdue_only\x18\x04 \x01(\x08\x12\r\n\x05limit\x18\x05 \x01(\x05\x12\x14\n\x0chousehold_id\x18\x06 \x01(\t\x12\x0c\n\x04kind\x18\x07 \x01(\t\"4\n\x11ListCasesResponse\x12\x1f\n\x05\x63\x61ses\x18\x01 \x03(\x0b\x32\x10.fangpin.v1.Case\"!\n\x0eGetCaseRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\"\xd1\x01\n\x0fSignStepRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12\x0c\n\x04step\x18\x02 \x01(\t\x12 \n\x05\x61\x63tor\x18\x03 \x01(\x0b\x32\x11.fangpin.v1.Actor\x12\x0f\n\x07\x63omment\x18\x04 \x01(\t\x12\x13\n\x0b\x61ttachments\x18\x05 \x03(\t\x12\x18\n\x10\x65xpected_version\x18\x06 \x01(\x03\x12\x16\n\x0especial_reason\x18\x07 \x01(\t\x12%\n\nco_signers\x18\x08 \x03(\x0b\x32\x11.fangpin.v1.Actor\"\x86\x01\n\x11\x43\x61seActionRequest\x12\x0f\n\x07\x63\x61se_id\x18\x01 \x01(\t\x12 \n\x05\x61\x63tor\x18\x02 \x01(\x0b\x32\x11.fangpin.v1.Actor\x12\x0f\n\x07\x63omment\x18\x03 \x01(\t\x12\x13\n\x0b\x61ttachments\x18\x04 \x03(\t\x12\x18\n\x10\x65xpected_version\x18\x05 \x01(\x03\"\x9a\x01\n\x1aNominateEliminationRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12 \n\x05\x61\x63tor\x18\x02 \x01(\x0b\x32\x11.fangpin.v1.Actor\x12\x0c\n\x04mode\x18\x03 \x01(\t\x12\x10\n\x08measures\x18\x04 \x03(\t\x12\x0f\n\x07\x63omment\x18\x05 \x01(\t\x12\x13\n\x0b\x61ttachments\x18\x06 \x03(\t\"w\n\x0eRegisterChange\x12\n\n\x02on\x18\x01 \x01(\t\x12\x13\n\x0b\x66rom_status\x18\x02 \x01(\t\x12\x11\n\tto_status\x18\x03 \x01(\t\x12\x0f\n\x07\x63\x61se_id\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61\x63tor_id\x18\x06 \x01(\t\"\xb6\x02\n\rRegisterEntry\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\x12\"\n\x06region\x18\x02 \x01(\x0b\x32\x12.fangpin.v1.Region\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x04 \x01(\t\x12\x12\n\nrisk_types\x18\x05 \x03(\t\x12\x15\n\ridentified_on\x18\x06 \x01(\t\x12\x15\n\rgreen_channel\x18\x07 \x01(\x08\x12\x15\n\reliminated_on\x18\x08 \x01(\t\x12\x18\n\x10\x65limination_mode\x18\t \x01(\t\x12\x13\n\x0bheld_reason\x18\n \x01(\t\x12+\n\x07history\x18\x0b \x03(\x0b\x32\x1a.fangpin.v1.RegisterChange\x12\x14\n\x0copen_case_id\x18\x0c \x01(\t\"/\n\x17GetRegisterEntryRequest\x12\x14\n\x0chousehold_id\x18\x01 \x01(\t\"D\n\x13ListRegisterRequest\x12\x0e\n\x06region\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"B\n\x14ListRegisterResponse\x12*\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x19.fangpin.v1.RegisterEntry\"f\n\x13\x45xportNoticeRequest\x12\x0f\n\x07village\x18\x01 \x01(\t\x12\x14\n\x0cvillage_name\x18\x02 \x01(\t\x12\x14\n\x0cpublished_on\x18\x03 \x01(\t\x12\x12\n\nfull_names\x18\x04 \x01(\x08\"e\n\nNoticeText\x12\x0f\n\x07village\x18\x01 \x01(\t\x12\x14\n\x0cpublished_on\x18\x02 \x01(\t\x12\x10\n\x08last_day\x18\x03 \x01(\t\x12\x10\n\x08\x63\x61se_ids\x18\x04 \x03(\t\x12\x0c\n\x04text\x18\x05 \x01(\t\"\x14\n\x12VerifyAuditRequest\"m\n\x11\x41uditVerification\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\x0f\n\x07\x63hecked\x18\x02 \x01(\x03\x12\x0f\n\x07problem\x18\x03 \x01(\t\x12\x0b\n\x03seq\x18\x04 \x01(\x03\x12\x0f\n\x07message\x18\x05 \x01(\t\x12\x0c\n\x04head\x18\x06 \x01(\t2\xe6\x08\n\x0f\x41pprovalService\x12H\n\tListCases\x12\x1c.fangpin.v1.ListCasesRequest\x1a\x1d.fangpin.v1.ListCasesResponse\x12\x37\n\x07GetCase\x12\x1a.fangpin.v1.GetCaseRequest\x1a\x10.fangpin.v1.Case\x12\x39\n\x08SignStep\x12\x1b.fangpin.v1.SignStepRequest\x1a\x10.fangpin.v1.Case\x12?\n\x08GetStats\x12\x18.fangpin.v1.StatsRequest\x1a\x19.fangpin.v1.StatsResponse\x12@\n\rPublishNotice\x12\x1d.fangpin.v1.CaseActionRequest\x1a\x10.fangpin.v1.Case\x12\x39\n\x06Object\x12\x1d.fangpin.v1.CaseActionRequest\x1a\x10.fangpin.v1.Case\x12=\n\nReturnCase\x12\x1d.fangpin.v1.CaseActionRequest\x1a\x10.fangpin.v1.Case\x12=\n\nRejectCase\x12\x1d.fangpin.v1.CaseActionRequest\x1a\x10.fangpin.v1.Case\x12?\n\x0cWithdrawCase\x12\x1d.fangpin.v1.CaseActionRequest\x1a\x10.fangpin.v1.Case\x12\x43\n\x10OpenGreenChannel\x12\x1d.fangpin.v1.CaseActionRequest\x1a\x10.fangpin.v1.Case\x12\x44\n\x11RecordSystemEntry\x12\x1d.fangpin.v1.CaseActionRequest\x1a\x10.fangpin.v1.Case\x12O\n\x13NominateElimination\x12&.fangpin.v1.NominateEliminationRequest\x1a\x10.fangpin.v1.Case\x12R\n\x10GetRegisterEntry\x12#.fangpin.v1.GetRegisterEntryRequest\x1a\x19.fangpin.v1.RegisterEntry\x12Q\n\x0cListRegister\x12\x1f.fangpin.v1.ListRegisterRequest\x1a .fangpin.v1.ListRegisterResponse\x12G\n\x0c\x45xportNotice\x12\x1f.fangpin.v1.ExportNoticeRequest\x1a\x16.fangpin.v1.NoticeText\x12L\n\x0bVerifyAudit\x12\x1e.fangpin.v1.VerifyAuditRequest\x1a\x1d.fangpin.v1.AuditVerificationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,19 +37,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACTOR']._serialized_start=66
   _globals['_ACTOR']._serialized_end=144
   _globals['_TIMELINEENTRY']._serialized_start=147
-  _globals['_TIMELINEENTRY']._serialized_end=276
-  _globals['_CASE']._serialized_start=279
-  _globals['_CASE']._serialized_end=690
-  _globals['_CASE_DUEENTRY']._serialized_start=648
-  _globals['_CASE_DUEENTRY']._serialized_end=690
-  _globals['_LISTCASESREQUEST']._serialized_start=692
-  _globals['_LISTCASESREQUEST']._serialized_end=815
-  _globals['_LISTCASESRESPONSE']._serialized_start=817
-  _globals['_LISTCASESRESPONSE']._serialized_end=869
-  _globals['_GETCASEREQUEST']._serialized_start=871
-  _globals['_GETCASEREQUEST']._serialized_end=904
-  _globals['_SIGNSTEPREQUEST']._serialized_start=907
-  _globals['_SIGNSTEPREQUEST']._serialized_end=1077
-  _globals['_APPROVALSERVICE']._serialized_start=1080
-  _globals['_APPROVALSERVICE']._serialized_end=1352
+  _globals['_TIMELINEENTRY']._serialized_end=383
+  _globals['_CASE']._serialized_start=386
+  _globals['_CASE']._serialized_end=1002
+  _globals['_CASE_DUEENTRY']._serialized_start=960
+  _globals['_CASE_DUEENTRY']._serialized_end=1002
+  _globals['_LISTCASESREQUEST']._serialized_start=1005
+  _globals['_LISTCASESREQUEST']._serialized_end=1142
+  _globals['_LISTCASESRESPONSE']._serialized_start=1144
+  _globals['_LISTCASESRESPONSE']._serialized_end=1196
+  _globals['_GETCASEREQUEST']._serialized_start=1198
+  _globals['_GETCASEREQUEST']._serialized_end=1231
+  _globals['_SIGNSTEPREQUEST']._serialized_start=1234
+  _globals['_SIGNSTEPREQUEST']._serialized_end=1443
+  _globals['_CASEACTIONREQUEST']._serialized_start=1446
+  _globals['_CASEACTIONREQUEST']._serialized_end=1580
+  _globals['_NOMINATEELIMINATIONREQUEST']._serialized_start=1583
+  _globals['_NOMINATEELIMINATIONREQUEST']._serialized_end=1737
+  _globals['_REGISTERCHANGE']._serialized_start=1739
+  _globals['_REGISTERCHANGE']._serialized_end=1858
+  _globals['_REGISTERENTRY']._serialized_start=1861
+  _globals['_REGISTERENTRY']._serialized_end=2171
+  _globals['_GETREGISTERENTRYREQUEST']._serialized_start=2173
+  _globals['_GETREGISTERENTRYREQUEST']._serialized_end=2220
+  _globals['_LISTREGISTERREQUEST']._serialized_start=2222
+  _globals['_LISTREGISTERREQUEST']._serialized_end=2290
+  _globals['_LISTREGISTERRESPONSE']._serialized_start=2292
+  _globals['_LISTREGISTERRESPONSE']._serialized_end=2358
+  _globals['_EXPORTNOTICEREQUEST']._serialized_start=2360
+  _globals['_EXPORTNOTICEREQUEST']._serialized_end=2462
+  _globals['_NOTICETEXT']._serialized_start=2464
+  _globals['_NOTICETEXT']._serialized_end=2565
+  _globals['_VERIFYAUDITREQUEST']._serialized_start=2567
+  _globals['_VERIFYAUDITREQUEST']._serialized_end=2587
+  _globals['_AUDITVERIFICATION']._serialized_start=2589
+  _globals['_AUDITVERIFICATION']._serialized_end=2698
+  _globals['_APPROVALSERVICE']._serialized_start=2701
+  _globals['_APPROVALSERVICE']._serialized_end=3827
 # @@protoc_insertion_point(module_scope)

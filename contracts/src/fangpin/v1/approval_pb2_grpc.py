@@ -27,7 +27,10 @@ if _version_not_supported:
 
 
 class ApprovalServiceStub:
-    """Missing associated documentation comment in .proto file."""
+    """Errors: a refused action is PERMISSION_DENIED with the reason; a stale expected_version
+    (someone else changed the case) is ABORTED; an action the case's state does not allow is
+    FAILED_PRECONDITION; a bad field is INVALID_ARGUMENT naming it; an unknown id NOT_FOUND.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -55,10 +58,73 @@ class ApprovalServiceStub:
                 request_serializer=fangpin_dot_v1_dot_common__pb2.StatsRequest.SerializeToString,
                 response_deserializer=fangpin_dot_v1_dot_common__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.PublishNotice = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/PublishNotice',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+                _registered_method=True)
+        self.Object = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/Object',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+                _registered_method=True)
+        self.ReturnCase = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/ReturnCase',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+                _registered_method=True)
+        self.RejectCase = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/RejectCase',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+                _registered_method=True)
+        self.WithdrawCase = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/WithdrawCase',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+                _registered_method=True)
+        self.OpenGreenChannel = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/OpenGreenChannel',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+                _registered_method=True)
+        self.RecordSystemEntry = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/RecordSystemEntry',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+                _registered_method=True)
+        self.NominateElimination = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/NominateElimination',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.NominateEliminationRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+                _registered_method=True)
+        self.GetRegisterEntry = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/GetRegisterEntry',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.GetRegisterEntryRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.RegisterEntry.FromString,
+                _registered_method=True)
+        self.ListRegister = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/ListRegister',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.ListRegisterRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.ListRegisterResponse.FromString,
+                _registered_method=True)
+        self.ExportNotice = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/ExportNotice',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.ExportNoticeRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.NoticeText.FromString,
+                _registered_method=True)
+        self.VerifyAudit = channel.unary_unary(
+                '/fangpin.v1.ApprovalService/VerifyAudit',
+                request_serializer=fangpin_dot_v1_dot_approval__pb2.VerifyAuditRequest.SerializeToString,
+                response_deserializer=fangpin_dot_v1_dot_approval__pb2.AuditVerification.FromString,
+                _registered_method=True)
 
 
 class ApprovalServiceServicer:
-    """Missing associated documentation comment in .proto file."""
+    """Errors: a refused action is PERMISSION_DENIED with the reason; a stale expected_version
+    (someone else changed the case) is ABORTED; an action the case's state does not allow is
+    FAILED_PRECONDITION; a bad field is INVALID_ARGUMENT naming it; an unknown id NOT_FOUND.
+    """
 
     def ListCases(self, request, context):
         """Missing associated documentation comment in .proto file."""
@@ -80,6 +146,89 @@ class ApprovalServiceServicer:
 
     def GetStats(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PublishNotice(self, request, context):
+        """Start the village public notice (公示) at village_appraisal.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Object(self, request, context):
+        """An objection during the notice: the case goes back to verification (comment = content).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReturnCase(self, request, context):
+        """Send the case back one step (退回) from town review or county approval (comment = reason).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectCase(self, request, context):
+        """Refuse the case at the current step (不予认定/不予消除) (comment = reason).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WithdrawCase(self, request, context):
+        """The household (or the nominating village) withdraws (comment = reason).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OpenGreenChannel(self, request, context):
+        """One confirmation of urgent hardship (绿色通道) by the village or the town (comment =
+        the hardship); once both confirmed the household is registered at once.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RecordSystemEntry(self, request, context):
+        """The county entered the approved decision in the national system (录入全国系统).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def NominateElimination(self, request, context):
+        """The village nominates a monitored household for risk elimination (风险消除).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetRegisterEntry(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRegister(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ExportNotice(self, request, context):
+        """The text of the village public notice (村内公示) of cases whose notice started that day.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyAudit(self, request, context):
+        """Check the audit ledger's hash chain; names the first edited or deleted entry.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -107,6 +256,66 @@ def add_ApprovalServiceServicer_to_server(servicer, server):
                     request_deserializer=fangpin_dot_v1_dot_common__pb2.StatsRequest.FromString,
                     response_serializer=fangpin_dot_v1_dot_common__pb2.StatsResponse.SerializeToString,
             ),
+            'PublishNotice': grpc.unary_unary_rpc_method_handler(
+                    servicer.PublishNotice,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.Case.SerializeToString,
+            ),
+            'Object': grpc.unary_unary_rpc_method_handler(
+                    servicer.Object,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.Case.SerializeToString,
+            ),
+            'ReturnCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnCase,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.Case.SerializeToString,
+            ),
+            'RejectCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectCase,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.Case.SerializeToString,
+            ),
+            'WithdrawCase': grpc.unary_unary_rpc_method_handler(
+                    servicer.WithdrawCase,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.Case.SerializeToString,
+            ),
+            'OpenGreenChannel': grpc.unary_unary_rpc_method_handler(
+                    servicer.OpenGreenChannel,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.Case.SerializeToString,
+            ),
+            'RecordSystemEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordSystemEntry,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.Case.SerializeToString,
+            ),
+            'NominateElimination': grpc.unary_unary_rpc_method_handler(
+                    servicer.NominateElimination,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.NominateEliminationRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.Case.SerializeToString,
+            ),
+            'GetRegisterEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRegisterEntry,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.GetRegisterEntryRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.RegisterEntry.SerializeToString,
+            ),
+            'ListRegister': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRegister,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.ListRegisterRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.ListRegisterResponse.SerializeToString,
+            ),
+            'ExportNotice': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportNotice,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.ExportNoticeRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.NoticeText.SerializeToString,
+            ),
+            'VerifyAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyAudit,
+                    request_deserializer=fangpin_dot_v1_dot_approval__pb2.VerifyAuditRequest.FromString,
+                    response_serializer=fangpin_dot_v1_dot_approval__pb2.AuditVerification.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'fangpin.v1.ApprovalService', rpc_method_handlers)
@@ -116,7 +325,10 @@ def add_ApprovalServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ApprovalService:
-    """Missing associated documentation comment in .proto file."""
+    """Errors: a refused action is PERMISSION_DENIED with the reason; a stale expected_version
+    (someone else changed the case) is ABORTED; an action the case's state does not allow is
+    FAILED_PRECONDITION; a bad field is INVALID_ARGUMENT naming it; an unknown id NOT_FOUND.
+    """
 
     @staticmethod
     def ListCases(request,
@@ -216,6 +428,330 @@ class ApprovalService:
             '/fangpin.v1.ApprovalService/GetStats',
             fangpin_dot_v1_dot_common__pb2.StatsRequest.SerializeToString,
             fangpin_dot_v1_dot_common__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PublishNotice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/PublishNotice',
+            fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Object(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/Object',
+            fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReturnCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/ReturnCase',
+            fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/RejectCase',
+            fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WithdrawCase(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/WithdrawCase',
+            fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OpenGreenChannel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/OpenGreenChannel',
+            fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordSystemEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/RecordSystemEntry',
+            fangpin_dot_v1_dot_approval__pb2.CaseActionRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def NominateElimination(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/NominateElimination',
+            fangpin_dot_v1_dot_approval__pb2.NominateEliminationRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.Case.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRegisterEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/GetRegisterEntry',
+            fangpin_dot_v1_dot_approval__pb2.GetRegisterEntryRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.RegisterEntry.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRegister(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/ListRegister',
+            fangpin_dot_v1_dot_approval__pb2.ListRegisterRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.ListRegisterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportNotice(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/ExportNotice',
+            fangpin_dot_v1_dot_approval__pb2.ExportNoticeRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.NoticeText.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fangpin.v1.ApprovalService/VerifyAudit',
+            fangpin_dot_v1_dot_approval__pb2.VerifyAuditRequest.SerializeToString,
+            fangpin_dot_v1_dot_approval__pb2.AuditVerification.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from fangpin_approval.domain.actors import Actor, Level
 from fangpin_approval.domain.case import Case
 from fangpin_approval.domain.codes import Category, Exclusion, RiskType

@@ -18,6 +18,7 @@ from approval_support import (
     make_actors,
     make_open_case,
 )
+
 from fangpin_approval.domain.parameters import ProcedureParameters
 from fangpin_kit.workdays import WorkdayCalendar
 

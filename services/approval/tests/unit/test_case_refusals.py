@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 from approval_support import Actors, Driver, OpenCase, at
+
 from fangpin_approval.domain.actors import Actor
 from fangpin_approval.domain.case import Case, CaseStatus
 from fangpin_approval.domain.codes import Exclusion

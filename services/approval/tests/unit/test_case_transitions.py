@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from approval_support import HOUSEHOLD, VILLAGE, Actors, Driver, OpenCase, at
+
 from fangpin_approval.domain.case import Action, CaseStatus
 from fangpin_approval.domain.codes import Category, RiskType
 from fangpin_approval.domain.events import (

@@ -6,13 +6,18 @@ import datetime as dt
 
 import pytest
 from approval_support import HOUSEHOLD, VILLAGE, Actors, OpenCase, at
+
 from fangpin_approval.domain.case import Case, CaseStatus
 from fangpin_approval.domain.codes import Category, EliminationMode, RegisterStatus, RiskType
 from fangpin_approval.domain.errors import InvalidTransition, PermissionDenied
 from fangpin_approval.domain.events import CaseDecided, HouseholdStatusChanged, Outcome
 from fangpin_approval.domain.parameters import ProcedureParameters
 from fangpin_approval.domain.procedure import FlowKind, Step
-from fangpin_approval.domain.register import MonitoredHousehold, apply_decision
+from fangpin_approval.domain.register import (
+    MonitoredHousehold,
+    apply_decision,
+    safety_net_hold_reason,
+)
 from fangpin_kit.workdays import WorkdayCalendar
 
 D = dt.date
@@ -312,3 +317,20 @@ def test_rejected_identification_leaves_the_register_untouched(open_case: OpenCa
         due=open_case().due,
     )
     assert apply_decision(None, decided) is None
+
+
+def _record(safety_net: str, *capacities: str) -> dict[str, object]:
+    return {
+        "safety_net": safety_net,
+        "members": [{"labor_capacity": c} for c in capacities],
+    }
+
+
+def test_no_labor_household_on_tekun_or_full_dibao_is_held_instead_of_eliminated() -> None:
+    for net in ("tekun", "dibao_full"):
+        reason = safety_net_hold_reason(_record(net, "none", "none"))
+        assert reason is not None and f"({net})" in reason
+    assert safety_net_hold_reason(_record("dibao", "none")) is None  # partial dibao
+    assert safety_net_hold_reason(_record("tekun", "none", "weak")) is None  # some labor
+    assert safety_net_hold_reason(_record("none", "none")) is None
+    assert safety_net_hold_reason(None) is None

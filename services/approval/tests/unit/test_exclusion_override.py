@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from approval_support import Actors, Driver, OpenCase, at
+
 from fangpin_approval.domain.case import Action, Case
 from fangpin_approval.domain.codes import Exclusion
 from fangpin_approval.domain.errors import InvalidTransition, PermissionDenied

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from approval_support import Actors, Driver, OpenCase, at
+
 from fangpin_approval.domain.case import Action, Case, CaseStatus, GreenChannelState
 from fangpin_approval.domain.codes import RegisterStatus
 from fangpin_approval.domain.errors import InvalidTransition, PermissionDenied

@@ -8,6 +8,7 @@ import itertools
 
 import pytest
 from approval_support import Driver, OpenCase, at
+
 from fangpin_approval.domain.ledger import (
     GENESIS_HASH,
     Ledger,
@@ -108,3 +109,15 @@ def test_canonical_json_ignores_key_order_and_keeps_chinese() -> None:
 def test_ledger_refuses_naive_timestamps() -> None:
     with pytest.raises(ValueError, match="time zone"):
         Ledger().append({"action": "open"}, dt.datetime(2024, 3, 4))
+
+
+def test_a_chain_checked_in_chunks_finds_what_the_whole_check_finds(ledger: Ledger) -> None:
+    entries = list(ledger.entries)
+    first, rest = entries[:5], entries[5:]
+    assert verify(first).ok
+    assert verify(rest, expected_head=ledger.head, after=(5, first[-1].hash)).ok
+    forged = dataclasses.replace(rest[1], record=dict(rest[1].record) | {"comment": "改"})
+    result = verify([rest[0], forged, rest[2]], after=(5, first[-1].hash))
+    assert (result.problem, result.seq) == (Problem.EDITED, 7)
+    gap = verify(rest[1:], after=(5, first[-1].hash))
+    assert (gap.problem, gap.seq) == (Problem.DELETED, 6)

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from approval_support import NEIGHBOUR_VILLAGE, VILLAGE, Driver, OpenCase, at
+
 from fangpin_approval.domain.codes import Category, EliminationMode, RiskType
 from fangpin_approval.domain.notice import NoticeEntry, render_notice
 from fangpin_approval.domain.procedure import FlowKind, Step

@@ -16,6 +16,7 @@ from approval_support import (
     baseline_parameters,
     baseline_values,
 )
+
 from fangpin_approval.domain.actors import Actor, Level, county_of, region_contains, town_of
 from fangpin_approval.domain.case import Case, CaseStatus
 from fangpin_approval.domain.errors import PermissionDenied

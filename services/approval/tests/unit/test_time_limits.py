@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 from approval_support import Actors, Driver, OpenCase, at, baseline_parameters
+
 from fangpin_approval.domain.actors import Level
 from fangpin_approval.domain.case import Action
 from fangpin_approval.domain.deadlines import (

@@ -8,8 +8,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from fangpin_kit.workdays import WorkdayCalendar
-
 from fangpin_approval.domain.actors import Actor, Level, validate_region
 from fangpin_approval.domain.codes import (
     Category,
@@ -38,6 +36,7 @@ from fangpin_approval.domain.procedure import (
     Step,
 )
 from fangpin_approval.domain.register import MonitoredHousehold, check_can_open
+from fangpin_kit.workdays import WorkdayCalendar
 
 
 class CaseStatus(StrEnum):

@@ -7,9 +7,8 @@ import datetime as dt
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from fangpin_kit.workdays import WorkdayCalendar
-
 from fangpin_approval.domain.parameters import DayKind, ProcedureParameters
+from fangpin_kit.workdays import WorkdayCalendar
 
 CHINA_TZ = dt.timezone(dt.timedelta(hours=8), "CST")
 

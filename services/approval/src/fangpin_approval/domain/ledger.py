@@ -107,14 +107,19 @@ class Verification:
     message: str = ""
 
 
-def verify(entries: Sequence[LedgerEntry], *, expected_head: str | None = None) -> Verification:
+def verify(
+    entries: Sequence[LedgerEntry],
+    *,
+    expected_head: str | None = None,
+    after: tuple[int, str] = (0, GENESIS_HASH),
+) -> Verification:
     """Check the chain and name the first edited, deleted or reordered entry.
 
     An edit that also recomputed the entry's own hash is caught by the next entry's link; an
     edit or deletion at the very end is only caught against an anchored `expected_head`.
+    `after` is the (seq, hash) of the entry before `entries`, to check a long chain in chunks.
     """
-    previous_hash = GENESIS_HASH
-    previous_seq = 0
+    previous_seq, previous_hash = after
     for position, entry in enumerate(entries):
         expected_seq = previous_seq + 1
         if entry.seq != expected_seq:

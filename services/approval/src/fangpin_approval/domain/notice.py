@@ -7,12 +7,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fangpin_kit.masking import mask_name
-
 from fangpin_approval.domain.actors import Level, validate_region
 from fangpin_approval.domain.case import Case
 from fangpin_approval.domain.codes import Category, EliminationMode, RiskType
 from fangpin_approval.domain.procedure import FlowKind
+from fangpin_kit.masking import mask_name
 
 CATEGORY_LABELS: dict[Category, str] = {
     Category.UNSTABLE_LIFTED: "脱贫不稳定户",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from fangpin_approval.domain.actors import Actor, Level, validate_region
 from fangpin_approval.domain.codes import (
@@ -24,6 +25,31 @@ from fangpin_approval.domain.procedure import FlowKind
 _MAY_BE_IDENTIFIED = frozenset(
     {RegisterStatus.ELIMINATED, RegisterStatus.ROLLED_BACK, RegisterStatus.REMOVED}
 )
+
+
+# Safety-net codes of the household record (`safety_net`) under which a household with no
+# labor capacity is held instead of eliminated: 特困供养 and full dibao (全额/最高档低保).
+HOLDING_SAFETY_NETS = frozenset({"tekun", "dibao_full"})
+
+
+def safety_net_hold_reason(household: Mapping[str, Any] | None) -> str | None:
+    """Why an eliminated household must stay monitored instead, or None.
+
+    DOMAIN.md section 4: households with no labor capacity on the social safety net are not
+    eliminated; they stay monitored and are marked (`held`). `household` is a v1 record.
+    """
+    if not household:
+        return None
+    members = household.get("members") or []
+    net = household.get("safety_net", "none")
+    if not members or net not in HOLDING_SAFETY_NETS:
+        return None
+    if any(m.get("labor_capacity", "full") != "none" for m in members):
+        return None
+    return (
+        f"no member has labor capacity and the household is on the safety net ({net}): "
+        "it stays monitored and is not eliminated (兜底保障, 不标注风险消除)"
+    )
 
 
 @dataclass(frozen=True)
