@@ -26,7 +26,6 @@ from fangpin_cli.bus import publish_one  # noqa: E402
 from fangpin_cli.demo import DemoCounty, generate_households  # noqa: E402
 from fangpin_contracts.cloudevents import CloudEvent  # noqa: E402
 from fangpin_contracts.subjects import subject  # noqa: E402
-
 from tests.e2e.harness import import_households, running_suite  # noqa: E402
 
 

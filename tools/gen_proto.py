@@ -31,7 +31,7 @@ def generate(out: Path) -> None:
     for pkg in (out / "fangpin", out / "fangpin" / "v1"):
         init = pkg / "__init__.py"
         if not init.exists():
-            init.write_text('"""Generated gRPC code (fangpin.v1); regenerate with `make proto`."""\n')
+            init.write_text('"""Generated gRPC code (fangpin.v1): `make proto`."""\n')
 
 
 if __name__ == "__main__":

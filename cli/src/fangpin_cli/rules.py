@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import typer
+
 from fangpin_kit.parameters import (
     ParameterError,
     Section,

@@ -50,7 +50,5 @@ def send(
         typer.echo(f"error: {field}: {first['msg']}", err=True)
         raise typer.Exit(2) from err
     item = {"event_id": event_id, "data": data} if event_id else {"data": data}
-    published, _ = asyncio.run(
-        publish_warnings(nats_url(url), county, [item], "fangpin/cli")
-    )
+    published, _ = asyncio.run(publish_warnings(nats_url(url), county, [item], "fangpin/cli"))
     typer.echo("published" if published else "duplicate: already on the bus")

@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
+
 from fangpin_contracts.household import Household, validate_household
 from fangpin_screening.domain.engine import CompiledRuleset
 from fangpin_screening.domain.parameters import ScreeningParameters

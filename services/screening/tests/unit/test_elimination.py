@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from screening_support import household, member, ruleset
+
 from fangpin_screening.domain.elimination import (
     GUARANTEES_NOT_CONSOLIDATED,
     INCOME_NOT_STABLE,
@@ -20,7 +22,6 @@ from fangpin_screening.domain.elimination import (
     safety_net_held,
     stable_months,
 )
-from screening_support import household, member, ruleset
 
 AS_OF = date(2024, 7, 15)  # Q2 2024 is the last quarter ended
 ABOVE = 9000.0

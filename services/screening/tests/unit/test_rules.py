@@ -6,9 +6,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from screening_support import AS_OF, household, member, ruleset
+
 from fangpin_screening.domain.codes import EXCLUSIONS, RISK_TYPES
 from fangpin_screening.domain.engine import Decision, decide, export_risk_types
-from screening_support import AS_OF, household, member, ruleset
 
 LOW = 5000.0  # per capita, in scope under the 7300 threshold
 HIGH = 20000.0  # per capita, out of scope

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from fangpin_screening.domain.scale_risk import VillageHousehold, WarningRecord, watch_scale_risk
 from screening_support import params
+
+from fangpin_screening.domain.scale_risk import VillageHousehold, WarningRecord, watch_scale_risk
 
 AS_OF = date(2024, 6, 29)
 V1, V2 = "652827100011", "652827100022"
