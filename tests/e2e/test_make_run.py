@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -37,12 +38,22 @@ def test_run_starts_everything_loads_the_demo_and_a_rerun_duplicates_nothing(
     assert "'created': 60" in first
     assert re.search(r"warnings published [1-9]\d*, already on the bus 0", first)
 
+    counts_after_first = _intake_counts(tmp_path)
     second = run_once(tmp_path)
-    assert "'unchanged': 60" in second
-    assert re.search(r"warnings published 0, already on the bus [1-9]\d*", second)
+    assert "already loaded" in second
+    assert _intake_counts(tmp_path) == counts_after_first
+    assert counts_after_first["households"] == 60
 
     # every child stopped with the launcher
     assert [p.info["cmdline"] for p in _children_of(tmp_path)] == []
+
+
+def _intake_counts(var_dir: Path) -> dict[str, int]:
+    with sqlite3.connect(f"file:{var_dir / 'intake.db'}?mode=ro", uri=True) as conn:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            for table in ("households", "warnings", "clues", "inbox", "outbox")
+        }
 
 
 def _children_of(var_dir: Path) -> list[psutil.Process]:

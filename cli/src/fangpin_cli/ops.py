@@ -105,6 +105,17 @@ def stats() -> None:
 
 
 async def load_demo(suite: Suite, demo: DemoCounty) -> str:
+    """Import the demo county once per `var/`; a later run finds the marker and sends nothing
+    (re-importing would overwrite the facts the warnings added to the households)."""
+    marker = suite.var_dir / f"demo-{demo.county}.json"
+    wanted = {"county": demo.county, "households": demo.households, "seed": demo.seed}
+    if marker.exists():
+        loaded = json.loads(marker.read_text())
+        if {k: loaded.get(k) for k in wanted} == wanted:
+            return (
+                f"demo county {demo.county} already loaded on {loaded['loaded_on']} "
+                f"({marker}); nothing re-sent"
+            )
     today = date.today()
     households = generate_households(demo, today)
     async with channel(suite.address("intake")) as ch:
@@ -128,6 +139,9 @@ async def load_demo(suite: Suite, demo: DemoCounty) -> str:
     assert suite.nats is not None
     published, duplicates = await publish_warnings(
         suite.nats.url, demo.county, generate_warnings(demo, households, today), "fangpin/demo"
+    )
+    marker.write_text(
+        json.dumps({**wanted, "loaded_on": today.isoformat(), "imported": outcomes}, indent=2)
     )
     return (
         f"demo county {demo.county}: households {outcomes}; warnings published {published}, "
@@ -201,8 +215,21 @@ async def _once(suite: Suite, demo: DemoCounty | None) -> None:
     typer.echo("fangpin: all services healthy")
     if demo:
         typer.echo(await load_demo(suite, demo))
-    await asyncio.sleep(3)
-    typer.echo(
-        "summary: "
-        + _summary_line(await gather_stats({s: suite.address(s) for s in suite.services}))
-    )
+    addresses = {s: suite.address(s) for s in suite.services}
+    typer.echo("summary: " + _summary_line(await _settled_stats(addresses)))
+
+
+async def _settled_stats(
+    addresses: dict[str, str], timeout: float = 60.0
+) -> dict[str, dict[str, int]]:
+    """Stats once two readings a second apart agree (the pipeline has drained), or at timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    previous = await gather_stats(addresses)
+    while loop.time() < deadline:
+        await asyncio.sleep(1.0)
+        current = await gather_stats(addresses)
+        if current == previous:
+            return current
+        previous = current
+    return previous

@@ -4,27 +4,127 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import mmap
 import multiprocessing
 import os
 import sys
-from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator
 from datetime import date
-from multiprocessing.synchronize import Condition
+from multiprocessing.connection import Connection, wait
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import BinaryIO, Final
 
 import typer
+
 from fangpin_kit.parameters import ParameterError, load_section
-from fangpin_screening.domain.batch import screen_lines
+from fangpin_screening.domain.batch import screen_bytes
 from fangpin_screening.domain.engine import CompiledRuleset, compile_ruleset
 from fangpin_screening.domain.parameters import SCREENING_SECTION
 
 BLOCK_BYTES: Final = 2 * 1024 * 1024
 """Input read per chunk; memory stays at a few chunks per worker whatever the input size."""
 
-IN_FLIGHT_PER_WORKER: Final = 2
+MAX_WORKERS: Final = 8
+
+Reader = Callable[[int], bytes]
+Writer = Callable[[bytes], object]
+
+# slots of the shared state
+_CARRY, _NEXT_CHUNK, _NEXT_LINE, _NEXT_WRITE, _EOF, _ABORT = range(6)
+
+
+class _Aborted(Exception):
+    """Another worker failed (or the CLI process is gone): stop without writing."""
+
+
+def _read_upto(read: Reader, size: int) -> bytes:
+    """`size` bytes, fewer only at the end of the input (a pipe may return less per read)."""
+    first = read(size)
+    if len(first) == size or not first:
+        return first
+    pieces = [first]
+    missing = size - len(first)
+    while missing and (block := read(missing)):
+        pieces.append(block)
+        missing -= len(block)
+    return b"".join(pieces)
+
+
+class _Input:
+    """The input cut into chunks of whole lines, in order, numbered by their first line.
+
+    The state lives in shared memory (carry: bytes after the last newline read so far;
+    counters) so that forked workers take chunks in turn from one file descriptor, each
+    under the lock, with no byte passing through the CLI process. A chunk is a blob of
+    lines separated by newlines (no final newline; a last line without one is still a line).
+    """
+
+    def __init__(
+        self, context: BaseContext, read: Reader, block_bytes: int, head_bytes: int = 0
+    ) -> None:
+        self.read = read
+        self.block_bytes = block_bytes
+        self.lock = context.Lock()
+        # shared with forked children; a carry is at most one block (or the first bytes)
+        self.carry = mmap.mmap(-1, max(block_bytes, head_bytes, 1))
+        self.slots = context.RawArray(ctypes.c_longlong, 6)
+        self.slots[_NEXT_LINE] = 1
+
+    def _take_carry(self) -> bytes:
+        size = self.slots[_CARRY]
+        self.slots[_CARRY] = 0
+        return self.carry[:size]
+
+    def _keep_carry(self, data: bytes) -> None:
+        self.carry[: len(data)] = data
+        self.slots[_CARRY] = len(data)
+
+    def start(self, head: bytes = b"") -> bool:
+        """Read the first block (after `head`, bytes already taken from the stream).
+
+        True when it holds the whole input: no worker is needed.
+        """
+        if len(head) < self.block_bytes:
+            head += _read_upto(self.read, self.block_bytes - len(head))
+        self._keep_carry(head)
+        if len(head) < self.block_bytes:
+            self.slots[_EOF] = 1
+        return bool(self.slots[_EOF])
+
+    def next_chunk(self) -> tuple[int, list[bytes], int] | None:
+        """(chunk index, its lines, number of its first line), or None at the end or on abort.
+
+        Lines are split here, under the lock, since their count numbers the next chunk.
+        """
+        with self.lock:
+            if self.slots[_ABORT]:
+                return None
+            pieces = [self._take_carry()]
+            eof = bool(self.slots[_EOF])
+            while not eof:
+                block = _read_upto(self.read, self.block_bytes)
+                eof = len(block) < self.block_bytes
+                pieces.append(block)
+                if block.rfind(b"\n") >= 0:
+                    break
+            data = b"".join(pieces)
+            if eof:
+                self.slots[_EOF] = 1
+                if data.endswith(b"\n"):
+                    data = data[:-1]  # a final newline does not start another line
+                elif not data:
+                    return None
+            else:
+                cut = data.rfind(b"\n")  # in the last block read: the carry fits
+                self._keep_carry(data[cut + 1 :])
+                data = data[:cut]
+            lines = data.split(b"\n")
+            index = self.slots[_NEXT_CHUNK]
+            first_line = self.slots[_NEXT_LINE]
+            self.slots[_NEXT_CHUNK] = index + 1
+            self.slots[_NEXT_LINE] = first_line + len(lines)
+            return index, lines, first_line
 
 
 def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple[bytes, int]]:
@@ -32,70 +132,81 @@ def read_chunks(stream: BinaryIO, block_bytes: int = BLOCK_BYTES) -> Iterator[tu
 
     A final newline does not start another line; a last line without one is still a line.
     """
-    pending = b""
-    line_number = 1
-    while block := stream.read(block_bytes):
-        data = pending + block if pending else block
-        cut = data.rfind(b"\n")
-        if cut < 0:
-            pending = data
-            continue
-        blob, pending = data[:cut], data[cut + 1 :]
-        yield blob, line_number
-        line_number += blob.count(b"\n") + 1
-    if pending:
-        yield pending, line_number
+    source = _Input(multiprocessing.get_context(), stream.read, block_bytes)
+    source.start()
+    while (chunk := source.next_chunk()) is not None:
+        _, lines, first_line = chunk
+        yield b"\n".join(lines), first_line
 
 
-class _Worker:
-    """State of a worker process: the ruleset and the turn that keeps output in input order.
+class _Output:
+    """Writes chunks in input order: a chunk waits for its turn (shared counter)."""
 
-    Workers write their chunk's lines straight to the output file descriptor when the shared
-    counter says it is their chunk's turn, so decision text never travels back through pipes.
-    """
+    def __init__(self, context: BaseContext, write: Writer, slots: ctypes.Array[ctypes.c_longlong]):
+        self.write = write
+        self.turn = context.Condition()
+        self.slots = slots
+        self.parent = os.getpid()
 
-    ruleset: CompiledRuleset
-    turn: Condition
-    next_chunk: ctypes.c_longlong
-    out_fd: int
-    parent: int
+    def put(self, index: int, data: bytes) -> None:
+        """Write chunk `index` after every chunk before it."""
+        with self.turn:
+            while self.slots[_NEXT_WRITE] != index:
+                if self.slots[_ABORT]:
+                    raise _Aborted
+                if not self.turn.wait(1.0) and self._orphaned():
+                    raise _Aborted
+        try:
+            if self.slots[_ABORT]:
+                raise _Aborted
+            self.write(data)
+        finally:
+            with self.turn:
+                self.slots[_NEXT_WRITE] = index + 1
+                self.turn.notify_all()
+
+    def abort(self) -> None:
+        """Make every worker stop at its next chunk or turn."""
+        with self.turn:
+            self.slots[_ABORT] = 1
+            self.turn.notify_all()
+
+    def _orphaned(self) -> bool:
+        return os.getpid() != self.parent and os.getppid() != self.parent
 
 
-def _init_worker(
-    ruleset: CompiledRuleset, turn: Condition, next_chunk: ctypes.c_longlong, out_fd: int
-) -> None:
-    _Worker.ruleset = ruleset
-    _Worker.turn = turn
-    _Worker.next_chunk = next_chunk
-    _Worker.out_fd = out_fd
-    _Worker.parent = os.getppid()
+def _write_all(fd: int) -> Writer:
+    def write(data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+
+    return write
+
+
+def _screen(source: _Input, sink: _Output, ruleset: CompiledRuleset) -> int:
+    """Screen chunks until the input ends; returns the number of rejected lines."""
+    rejected = 0
+    while (chunk := source.next_chunk()) is not None:
+        index, lines, first_line = chunk
+        result = screen_bytes(lines, first_line, ruleset)
+        sink.put(index, result.data)
+        rejected += result.rejected
+    return rejected
+
+
+def _worker(source: _Input, sink: _Output, ruleset: CompiledRuleset, report: Connection) -> None:
     gc.disable()  # decoded records hold no reference cycles; collection only costs time here
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
-
-
-def _screen_chunk(sequence: int, blob: bytes, first_line: int) -> int:
-    """Screen one chunk in a worker, write it at its turn; returns the rejected count."""
-    data: bytes | None = None
     try:
-        result = screen_lines(blob.split(b"\n"), first_line, _Worker.ruleset)
-        data = result.text.encode("utf-8")
-    finally:
-        with _Worker.turn:
-            while not _Worker.turn.wait_for(lambda: _Worker.next_chunk.value == sequence, 1.0):
-                if os.getppid() != _Worker.parent:
-                    os._exit(1)  # the CLI process is gone; nobody will take the turn
-            try:
-                if data is not None:
-                    _write_all(_Worker.out_fd, data)
-            finally:
-                _Worker.next_chunk.value = sequence + 1
-                _Worker.turn.notify_all()
-    return result.rejected
+        report.send(("done", _screen(source, sink, ruleset)))
+    except _Aborted:
+        report.send(("aborted", 0))
+    except BrokenPipeError:
+        sink.abort()
+        report.send(("broken_pipe", 0))
+    except BaseException as exc:  # reported to the CLI process, which raises it there
+        sink.abort()
+        report.send(("failed", f"{type(exc).__name__}: {exc}"))
 
 
 _M_TRIM_THRESHOLD: Final = -1
@@ -120,12 +231,12 @@ def tune_malloc() -> bool:
 
 def _default_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return max(1, min(2, cpus or 1))
+    return max(1, min(MAX_WORKERS, cpus or 1))
 
 
-def _fileno(sink: BinaryIO) -> int | None:
+def _fileno(stream: BinaryIO) -> int | None:
     try:
-        return sink.fileno()
+        return stream.fileno()
     except (AttributeError, OSError, ValueError):
         return None
 
@@ -139,52 +250,88 @@ def screen_stream(
 ) -> int:
     """Screen `source` into `sink` in input order; returns the number of rejected lines.
 
-    An input of one chunk is screened in this process. A longer one is spread over `workers`
-    forked processes (default: up to 2 CPUs), a bounded number of chunks in flight, each
-    worker writing its chunk to the sink's file descriptor in turn. Memory stays flat.
+    An input of one block is screened in this process. A longer one is spread over
+    `workers` forked processes (default: one per CPU, at most MAX_WORKERS) that read chunks
+    in turn from the input's file descriptor and write their output to the sink's in input
+    order, so no data passes through this process. Memory stays flat.
     """
-    chunks = read_chunks(source, block_bytes)
-    first = next(chunks, None)
-    if first is None:
-        return 0
-    second = next(chunks, None)
     count = workers or _default_workers()
-    out_fd = _fileno(sink)
     forking = "fork" in multiprocessing.get_all_start_methods()
-    rejected = 0
-    if second is None or count == 1 or out_fd is None or not forking:
-        for blob, line in _chain(first, second, chunks):
-            result = screen_lines(blob.split(b"\n"), line, ruleset)
-            sink.write(result.text.encode("utf-8"))
-            rejected += result.rejected
-        return rejected
-    sink.flush()
-    context = multiprocessing.get_context("fork")
-    turn = context.Condition()
-    next_chunk = context.Value("q", 0, lock=False)
-    pending: deque[Future[int]] = deque()
-    with ProcessPoolExecutor(
-        max_workers=count,
-        mp_context=context,
-        initializer=_init_worker,
-        initargs=(ruleset, turn, next_chunk, out_fd),
-    ) as pool:
-        for sequence, (blob, line) in enumerate(_chain(first, second, chunks)):
-            pending.append(pool.submit(_screen_chunk, sequence, blob, line))
-            if len(pending) >= IN_FLIGHT_PER_WORKER * count:
-                rejected += pending.popleft().result()
-        while pending:
-            rejected += pending.popleft().result()
-    return rejected
+    context = multiprocessing.get_context("fork" if forking else None)
+    in_fd, out_fd = _fileno(source), _fileno(sink)
+    head = _held(source) if in_fd is not None else b""
+    # a duplicate, since a forked worker closes its standard input (descriptor 0)
+    fd = os.dup(in_fd) if in_fd is not None else None
+    try:
+        read = source.read if fd is None else _read_fd(fd)
+        chunks = _Input(context, read, block_bytes, len(head))
+        sink.flush()
+        output = _Output(
+            context, sink.write if out_fd is None else _write_all(out_fd), chunks.slots
+        )
+        whole = chunks.start(head)
+        if whole or count == 1 or not forking or fd is None or out_fd is None:
+            return _screen(chunks, output, ruleset)
+        return _run_workers(context, chunks, output, ruleset, count)
+    finally:
+        if fd is not None:
+            os.close(fd)
 
 
-def _chain(
-    first: tuple[bytes, int], second: tuple[bytes, int] | None, rest: Iterator[tuple[bytes, int]]
-) -> Iterator[tuple[bytes, int]]:
-    yield first
-    if second is not None:
-        yield second
-        yield from rest
+def _held(stream: BinaryIO) -> bytes:
+    """Bytes a buffered stream holds (at least one read's worth), taken out of its buffer.
+
+    Reading its file descriptor afterwards continues exactly where the stream was.
+    """
+    peek = getattr(stream, "peek", None)
+    if peek is None:
+        return b""
+    held: bytes = peek()  # the whole buffer; one read first if it was empty
+    return stream.read(len(held)) if held else b""
+
+
+def _read_fd(fd: int) -> Reader:
+    return lambda size: os.read(fd, size)
+
+
+def _run_workers(
+    context: BaseContext, chunks: _Input, output: _Output, ruleset: CompiledRuleset, count: int
+) -> int:
+    reports: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    outcomes: list[tuple[str, object]] = []
+    try:
+        for _ in range(count):
+            receive, send = context.Pipe(duplex=False)
+            process = context.Process(  # type: ignore[attr-defined]
+                target=_worker, args=(chunks, output, ruleset, send), daemon=True
+            )
+            process.start()
+            send.close()
+            reports[receive] = process
+        while reports:
+            for ready in wait(list(reports)):
+                process = reports.pop(ready)  # type: ignore[call-overload]
+                try:
+                    outcome = ready.recv()
+                except EOFError:
+                    process.join()
+                    outcome = ("failed", f"worker exited with status {process.exitcode}")
+                outcomes.append(outcome)
+                if outcome[0] not in ("done", "aborted"):
+                    output.abort()
+    finally:
+        if reports:
+            output.abort()
+        for process in reports.values():
+            process.join(5.0)
+            if process.is_alive():
+                process.terminate()
+    failures = [o for o in outcomes if o[0] not in ("done", "aborted")]
+    if any(kind == "broken_pipe" for kind, _ in failures):
+        raise BrokenPipeError
+    if failures:
+        raise RuntimeError(f"screening worker failed: {failures[0][1]}")
+    return sum(int(value) for kind, value in outcomes if kind == "done")  # type: ignore[call-overload]
 
 
 def _parse_as_of(value: str | None) -> date:
@@ -212,7 +359,9 @@ def screen(
         None, "--as-of", help="decision date YYYY-MM-DD (default today)"
     ),
     province: str | None = typer.Option(None, "--province", help="2-digit province code"),
-    workers: int = typer.Option(0, "--workers", help="processes for large inputs (0: up to 2)"),
+    workers: int = typer.Option(
+        0, "--workers", help="processes for large inputs (0: one per CPU, at most 8)"
+    ),
 ) -> None:
     """Screen household records (JSON Lines) offline: one decision line per input line.
 
