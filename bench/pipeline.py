@@ -28,6 +28,8 @@ from fangpin_contracts.cloudevents import CloudEvent  # noqa: E402
 from fangpin_contracts.subjects import subject  # noqa: E402
 from tests.e2e.harness import import_households, running_suite  # noqa: E402
 
+IDLE = 20
+
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -60,7 +62,7 @@ async def bare_floor(url: str, n: int, payload: bytes) -> float:
 
 
 async def main(n: int) -> None:
-    demo = DemoCounty(county="652827", households=n, seed=11)
+    demo = DemoCounty(county="652827", households=n + IDLE, seed=11)
     households = generate_households(demo, date.today())
     for record in households:  # every household low-income: each warning opens a case
         size = len(record["members"])
@@ -73,6 +75,8 @@ async def main(n: int) -> None:
         async with running_suite(Path(tmp), services=("intake", "screening", "approval")) as suite:
             assert suite.nats is not None
             await import_households(suite, households)
+            idle_households = households[n:]
+            households = households[:n]
             nc = await nats.connect(suite.nats.url)
             js = nc.jetstream()
             opened: dict[str, float] = {}
@@ -81,7 +85,7 @@ async def main(n: int) -> None:
             async def on_case(msg: nats.aio.msg.Msg) -> None:
                 event = CloudEvent.model_validate_json(msg.data)
                 opened.setdefault(event.data["household_id"], time.perf_counter())
-                if len(opened) >= n:
+                if len(opened) >= n and not done.is_set():
                     done.set()
 
             await js.subscribe(
@@ -107,13 +111,35 @@ async def main(n: int) -> None:
             await asyncio.wait_for(done.wait(), timeout=600)
             elapsed = max(opened.values()) - started
             latencies = [(opened[h] - sent[h]) * 1000 for h in opened]
+            # an idle pipeline: one warning at a time, each waiting for its case
+            idle: list[float] = []
+            for i, h in enumerate(idle_households):
+                key = h["household_id"]
+                w = {
+                    "event_id": f"bench-idle-{i}",
+                    "data": {
+                        "dept": "civil_affairs",
+                        "kind": "temporary_relief",
+                        "household_id": key,
+                        "observed_at": date.today().isoformat(),
+                    },
+                }
+                t0 = time.perf_counter()
+                await publish_one(js, suite.county, w, "bench")
+                while key not in opened:
+                    await asyncio.sleep(0.002)
+                idle.append((opened[key] - t0) * 1000)
             floor = await bare_floor(suite.nats.url, n, b"x" * 1500)
             await nc.close()
     rate = n / elapsed
     print(f"pipeline: {n} warnings -> cases opened in {elapsed:.2f}s = {rate:.1f} warnings/s")
     print(
-        f"latency publish->case.opened: p50 {statistics.median(latencies):.0f} ms, "
-        f"p99 {percentile(latencies, 0.99):.0f} ms"
+        f"latency publish->case.opened under a burst of {n}: "
+        f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms"
+    )
+    print(
+        f"idle latency (one warning at a time, {len(idle)}): p50 {statistics.median(idle):.0f} ms, "
+        f"p99 {percentile(idle, 0.99):.0f} ms"
     )
     print(f"floor (bare nats-py JetStream publish+consume+ack): {floor:.0f} msgs/s")
     print(f"ratio floor/pipeline: {floor / rate:.1f}x")
