@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from fangpin_contracts.household import (
+    _COUNTY,
+    _HOUSEHOLD_ID,
+    _ID_NUMBER,
+    _TOWN,
+    _VILLAGE,
     Household,
     RecordError,
     check_households,
@@ -23,6 +32,7 @@ from fangpin_contracts.household import (
     schema_path,
     validate_household,
 )
+from fangpin_contracts.household import _mismatches as mismatches
 
 SPEC = Path(__file__).resolve().parents[2].parent / "shared" / "spec"
 SCHEMA = json.loads(Path(schema_path()).read_text(encoding="utf-8"))
@@ -351,3 +361,94 @@ def test_household_is_a_msgspec_struct_that_encodes_to_schema_json() -> None:
     household = validate_household(full())
     assert isinstance(household, Household)
     assert schema_accepts(json.loads(msgspec.json.encode(household)))
+
+
+# -- batch checks: the vectorized paths agree with the regex and the scalar check ----------
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+
+
+def with_check_digit(body: str) -> str:
+    return body + "10X98765432"[sum(int(c) * w for c, w in zip(body, WEIGHTS, strict=True)) % 11]
+
+
+ODD_CHARS = "0123456789X-aZ１ \n"
+
+
+@st.composite
+def code_like(draw: st.DrawFn, length: int) -> str:
+    """Mostly digit strings of about `length` characters, some with an odd character."""
+    size = draw(st.sampled_from([length, length, length - 1, length + 1, 0]))
+    text = draw(st.text(alphabet="0123456789", min_size=size, max_size=size))
+    if text and draw(st.booleans()):
+        at = draw(st.integers(0, len(text) - 1))
+        text = text[:at] + draw(st.sampled_from(ODD_CHARS)) + text[at + 1 :]
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["household_id", "county", "town", "village", "id_number"]).flatmap(
+        lambda field: st.tuples(
+            st.just(field),
+            st.lists(
+                code_like({"household_id": 8, "county": 6, "town": 9, "village": 12}.get(field, 18))
+                | st.text(alphabet=ODD_CHARS, max_size=34),
+                min_size=1,
+                max_size=12,
+            ),
+        )
+    )
+)
+def test_batch_pattern_checks_flag_exactly_what_the_regex_rejects(
+    case: tuple[str, list[str]],
+) -> None:
+    field, values = case
+    element = {
+        "household_id": _HOUSEHOLD_ID,
+        "county": _COUNTY,
+        "town": _TOWN,
+        "village": _VILLAGE,
+        "id_number": _ID_NUMBER,
+    }[field]
+    pattern = re.compile(element)
+    expected = [i for i, value in enumerate(values) if not pattern.fullmatch(value)]
+    assert mismatches(values, element) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet="0123456789", min_size=17, max_size=17).map(with_check_digit)
+        | code_like(18),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_batch_id_check_agrees_with_the_scalar_check(numbers: list[str]) -> None:
+    assert id_numbers_valid(numbers).tolist() == [id_number_valid(n) for n in numbers]
+
+
+def test_check_digit_x_anywhere_but_last_is_a_pattern_error() -> None:
+    good = "11010519491231002X"
+    misplaced = "X1010519491231002" + "X"
+    assert id_numbers_valid([good, misplaced]).tolist() == [True, False]
+    record = minimal()
+    record["members"][0]["id_number"] = misplaced
+    with pytest.raises(RecordError) as caught:
+        decode_household(json.dumps(record))
+    assert str(caught.value) == "members[0].id_number: does not match ^[0-9]{17}[0-9X]$"
+
+
+def test_decode_lines_gives_the_same_answers_as_one_line_at_a_time() -> None:
+    good = json.dumps(minimal()).encode()
+    lines = [good, good.replace(b"3756", b"3757"), good, good.replace(b'"head"', b'"boss"'), b""]
+    for batch in (lines[:1] * 3, lines):
+        households, origin, errors = decode_lines(batch)
+        for index, line in enumerate(batch):
+            try:
+                single = decode_household(line)
+            except RecordError as error:
+                assert str(errors[index]) == str(error)
+            else:
+                assert households[origin.index(index)] == single

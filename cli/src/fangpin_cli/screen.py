@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import ctypes
+import fcntl
 import gc
 import mmap
 import multiprocessing
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from datetime import date
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -56,8 +59,8 @@ class _Input:
 
     The state lives in shared memory (carry: bytes after the last newline read so far;
     counters) so that forked workers take chunks in turn from one file descriptor, each
-    under the lock, with no byte passing through the CLI process. A chunk is a blob of
-    lines separated by newlines (no final newline; a last line without one is still a line).
+    under the lock, with no byte passing through the CLI process. A final newline does not
+    start another line; a last line without one is still a line.
     """
 
     def __init__(
@@ -100,26 +103,31 @@ class _Input:
         with self.lock:
             if self.slots[_ABORT]:
                 return None
-            pieces = [self._take_carry()]
+            carry = self._take_carry()
+            blocks: list[bytes] = []
             eof = bool(self.slots[_EOF])
             while not eof:
                 block = _read_upto(self.read, self.block_bytes)
                 eof = len(block) < self.block_bytes
-                pieces.append(block)
+                blocks.append(block)
                 if block.rfind(b"\n") >= 0:
                     break
-            data = b"".join(pieces)
+            data = blocks[0] if len(blocks) == 1 else b"".join(blocks)  # joined: a long line
             if eof:
                 self.slots[_EOF] = 1
-                if data.endswith(b"\n"):
-                    data = data[:-1]  # a final newline does not start another line
-                elif not data:
+                if not carry and not data:
                     return None
-            else:
-                cut = data.rfind(b"\n")  # in the last block read: the carry fits
-                self._keep_carry(data[cut + 1 :])
-                data = data[:cut]
-            lines = data.split(b"\n")
+            lines = data.split(b"\n")  # no copy of the block into a chunk of whole lines
+            if b"\n" in carry:  # the first bytes, taken before any chunk: whole lines too
+                head = carry.split(b"\n")
+                head[-1] += lines[0]
+                lines[:1] = head
+            elif carry:
+                lines[0] = carry + lines[0]
+            if not eof:
+                self._keep_carry(lines.pop())  # after the last newline: within the last block
+            elif not lines[-1] and (data or carry).endswith(b"\n"):
+                lines.pop()  # a final newline does not start another line
             index = self.slots[_NEXT_CHUNK]
             first_line = self.slots[_NEXT_LINE]
             self.slots[_NEXT_CHUNK] = index + 1
@@ -229,6 +237,25 @@ def tune_malloc() -> bool:
     return bool(mallopt(_M_MMAP_THRESHOLD, 32 * 2**20) and mallopt(_M_TRIM_THRESHOLD, 256 * 2**20))
 
 
+PIPE_BYTES: Final = 1 << 20
+
+
+def widen_pipe(fd: int, size: int = PIPE_BYTES) -> bool:
+    """Grow the pipe behind `fd` (when it is one) so writer and reader switch less often.
+
+    Decision lines are about 3.5 KB each: with the default 64 KiB pipe, writing a million
+    wakes the reader over fifty thousand times. Returns whether the size was changed.
+    """
+    setter = getattr(fcntl, "F_SETPIPE_SZ", None)
+    try:
+        if setter is None or not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        fcntl.fcntl(fd, setter, size)
+    except OSError:  # above /proc/sys/fs/pipe-max-size for this user: keep the default
+        return False
+    return True
+
+
 def _default_workers() -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return max(1, min(MAX_WORKERS, cpus or 1))
@@ -297,7 +324,9 @@ def _read_fd(fd: int) -> Reader:
 def _run_workers(
     context: BaseContext, chunks: _Input, output: _Output, ruleset: CompiledRuleset, count: int
 ) -> int:
-    reports: dict[Connection, multiprocessing.process.BaseProcess] = {}
+    """Fork `count` workers, wait for their reports; a failure stops the others."""
+    processes: list[BaseProcess] = []
+    reports: dict[Connection, BaseProcess] = {}
     outcomes: list[tuple[str, object]] = []
     try:
         for _ in range(count):
@@ -307,31 +336,35 @@ def _run_workers(
             )
             process.start()
             send.close()
+            processes.append(process)
             reports[receive] = process
         while reports:
             for ready in wait(list(reports)):
-                process = reports.pop(ready)  # type: ignore[call-overload]
+                assert isinstance(ready, Connection)
+                process = reports.pop(ready)
                 try:
                     outcome = ready.recv()
-                except EOFError:
+                except EOFError:  # it died without a word (killed, out of memory)
                     process.join()
                     outcome = ("failed", f"worker exited with status {process.exitcode}")
+                ready.close()
                 outcomes.append(outcome)
                 if outcome[0] not in ("done", "aborted"):
                     output.abort()
     finally:
-        if reports:
+        if reports:  # interrupted: let the others stop at their next chunk or turn
             output.abort()
-        for process in reports.values():
+        for process in processes:
             process.join(5.0)
             if process.is_alive():
                 process.terminate()
-    failures = [o for o in outcomes if o[0] not in ("done", "aborted")]
-    if any(kind == "broken_pipe" for kind, _ in failures):
+                process.join()
+    failures = [value for kind, value in outcomes if kind not in ("done", "aborted")]
+    if any(kind == "broken_pipe" for kind, _ in outcomes):
         raise BrokenPipeError
     if failures:
-        raise RuntimeError(f"screening worker failed: {failures[0][1]}")
-    return sum(int(value) for kind, value in outcomes if kind == "done")  # type: ignore[call-overload]
+        raise RuntimeError(f"screening worker failed: {failures[0]}")
+    return sum(value for kind, value in outcomes if kind == "done" and isinstance(value, int))
 
 
 def _parse_as_of(value: str | None) -> date:
@@ -376,6 +409,8 @@ def screen(
         typer.echo(f"fangpin screen: {exc}", err=True)
         raise typer.Exit(2) from None
     sink = sys.stdout.buffer
+    if (out_fd := _fileno(sink)) is not None:
+        widen_pipe(out_fd)
     # Decoded records hold no reference cycles: collections would only walk the imported
     # modules again and again (tens of microseconds per household), so skip them here.
     gc.freeze()

@@ -6,8 +6,9 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import date
 from functools import lru_cache
+from itertools import chain
 from operator import attrgetter
-from typing import Annotated, Any, Final, Literal, NamedTuple, cast
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 import msgspec
 import numpy as np
@@ -170,7 +171,7 @@ class RecordError(ValueError):
 
 
 # GB 11643-1999: weights 2^(17-i) mod 11 of the first 17 digits; check = table[sum mod 11].
-_WEIGHTS: Final = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.float64)
+_WEIGHTS: Final = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int16)
 _CHECK_CHARS: Final = "10X98765432"
 _CHECK_CODES: Final = np.frombuffer(_CHECK_CHARS.encode("ascii"), dtype=np.uint8)
 _BAD_CHECK_DIGIT: Final = "bad check digit"
@@ -193,6 +194,12 @@ class _Shape(NamedTuple):
     high: int
     last_only: bytes = b""  # also allowed as the last character
 
+    def table(self, last: bool = False) -> np.ndarray:
+        """Which byte values may appear (at the last position when `last`)."""
+        allowed = np.zeros(256, dtype=bool)
+        allowed[np.frombuffer(self.chars + (self.last_only if last else b""), np.uint8)] = True
+        return allowed
+
 
 _SHAPES: Final = {
     _HOUSEHOLD_ID: _Shape(_ALNUM_DASH.encode(), 6, 32),
@@ -201,6 +208,43 @@ _SHAPES: Final = {
     _VILLAGE: _Shape(_DIGITS.encode(), 12, 12),
     _ID_NUMBER: _Shape(_DIGITS.encode(), 18, 18, b"X"),
 }
+_TABLES: Final = {shape: (shape.table(), shape.table(last=True)) for shape in _SHAPES.values()}
+
+
+def _fixed_fits(
+    values: Sequence[str], shape: _Shape
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None] | None:
+    """For a fixed-length shape: (which values fit, byte matrix, indices of its rows).
+
+    The matrix holds the values of the right length, in order; the indices are None when
+    that is every value. None when some value is not ASCII: the caller uses the regex.
+    """
+    length, n = shape.low, len(values)
+    raw = "".join(values).encode("utf-8")
+    if len(raw) == length * n and set(map(len, values)) == {length}:
+        matrix = np.frombuffer(raw, dtype=np.uint8).reshape(n, length)
+        misplaced = 0
+        if shape.last_only:  # allowed last only: as many in the text as in the last column
+            last = np.frombuffer(shape.last_only, dtype=np.uint8)
+            misplaced = sum(map(raw.count, (bytes([c]) for c in shape.last_only)))
+            misplaced -= int(np.isin(matrix[:, -1], last).sum())
+        if not misplaced and not raw.translate(None, shape.chars + shape.last_only):
+            return np.ones(n, dtype=bool), matrix, None
+        keep = None
+    else:
+        lengths = np.fromiter(map(len, values), dtype=np.int64, count=n)
+        if len(raw) != int(lengths.sum()):
+            return None
+        keep = np.flatnonzero(lengths == length)
+        starts = (np.cumsum(lengths) - lengths)[keep]
+        matrix = np.frombuffer(raw, dtype=np.uint8)[starts[:, None] + np.arange(length)]
+    inner, last_column = _TABLES[shape]
+    rows_fit = inner[matrix[:, :-1]].all(axis=1) & last_column[matrix[:, -1]]
+    if keep is None:
+        return rows_fit, matrix, None
+    fits = np.zeros(n, dtype=bool)
+    fits[keep] = rows_fit
+    return fits, matrix, keep
 
 
 def _mismatches(values: Sequence[str], element: str) -> list[int]:
@@ -212,29 +256,27 @@ def _mismatches(values: Sequence[str], element: str) -> list[int]:
     if not values:
         return []
     shape = _SHAPES[element]
+    single = _single(element)
+    if shape.low == shape.high and (checked := _fixed_fits(values, shape)) is not None:
+        return np.flatnonzero(~checked[0]).tolist()
     lengths = list(map(len, values))
     raw = "".join(values).encode("utf-8")
-    ascii_only = len(raw) == sum(lengths)
-    if ascii_only and min(lengths) > 0:
+    if len(raw) == sum(lengths) and min(lengths) > 0:  # ASCII only
         if (
             min(lengths) >= shape.low
             and max(lengths) <= shape.high
-            and not raw.translate(None, shape.chars + shape.last_only)
-            and not any(ch in raw for ch in shape.last_only)
+            and not raw.translate(None, shape.chars)
         ):
             return []
         codes = np.frombuffer(raw, dtype=np.uint8)
         ends = np.cumsum(lengths)
         starts = ends - np.asarray(lengths)
-        allowed = np.zeros(256, dtype=bool)
-        allowed[np.frombuffer(shape.chars, dtype=np.uint8)] = True
-        foreign = np.add.reduceat(~allowed[codes], starts) > 0
+        foreign = np.add.reduceat(~_TABLES[shape][0][codes], starts) > 0
         suspects = np.flatnonzero(
             foreign | (np.asarray(lengths) < shape.low) | (np.asarray(lengths) > shape.high)
         ).tolist()
     else:
         suspects = range(len(values))
-    single = _single(element)
     return [i for i in suspects if not single.fullmatch(values[i])]
 
 
@@ -246,20 +288,32 @@ def id_number_valid(s: str) -> bool:
     return _CHECK_CHARS[total % 11] == s[17]
 
 
+def _check_digits_match(table: np.ndarray) -> np.ndarray:
+    """Rows of an (n, 18) byte matrix whose last character is the check of the first 17."""
+    # integer products, not BLAS (whose threads would spin beside the CLI's workers);
+    # int16 holds any byte times the weights (255 * 100), the digits' offset comes off after
+    sums = (table[:, :17] @ _WEIGHTS).astype(np.int64) - ord("0") * int(_WEIGHTS.sum())
+    return np.asarray(_CHECK_CODES[sums % 11] == table[:, 17])
+
+
 def id_numbers_valid(ids: Sequence[str]) -> np.ndarray:
     """Vectorized `id_number_valid`: a boolean array, one entry per string."""
+    if not ids:
+        return np.zeros(0, dtype=bool)
     valid = np.zeros(len(ids), dtype=bool)
+    if (checked := _fixed_fits(ids, _SHAPES[_ID_NUMBER])) is not None:
+        fits, matrix, keep = checked
+        if keep is None:
+            return fits & _check_digits_match(matrix)
+        valid[keep] = fits[keep] & _check_digits_match(matrix)
+        return valid
     shaped = np.ones(len(ids), dtype=bool)
     shaped[_mismatches(ids, _ID_NUMBER)] = False
     if not shaped.any():
         return valid
-    subset = (
-        [s for s, ok in zip(ids, shaped.tolist(), strict=True) if ok] if not shaped.all() else ids
-    )
+    subset = [s for s, ok in zip(ids, shaped.tolist(), strict=True) if ok]
     table = np.frombuffer("".join(subset).encode("ascii"), dtype=np.uint8).reshape(-1, 18)
-    # float64 products go through BLAS and stay exact (sums are far below 2**53)
-    sums = (table[:, :17].astype(np.float64) - ord("0")) @ _WEIGHTS
-    valid[shaped] = _CHECK_CODES[sums.astype(np.int64) % 11] == table[:, 17]
+    valid[shaped] = _check_digits_match(table)
     return valid
 
 
@@ -269,6 +323,11 @@ def _pattern_reason(element: str) -> str:
 
 _GET_ID: Final = attrgetter("household_id")
 _GET_REGION: Final = attrgetter("region")
+_GET_COUNTY: Final = attrgetter("county")
+_GET_TOWN: Final = attrgetter("town")
+_GET_VILLAGE: Final = attrgetter("village")
+_GET_MEMBERS: Final = attrgetter("members")
+_GET_ID_NUMBER: Final = attrgetter("id_number")
 
 
 def check_households(households: Sequence[Household]) -> dict[int, RecordError]:
@@ -281,32 +340,32 @@ def check_households(households: Sequence[Household]) -> dict[int, RecordError]:
     if not households:
         return errors
 
-    def flag(indices: Iterable[int], path: str | list[str], element: str | None) -> None:
-        for k, i in enumerate(indices):
-            p = path if isinstance(path, str) else path[k]
-            reason = _pattern_reason(element) if element else _BAD_CHECK_DIGIT
-            errors.setdefault(i, RecordError(p, reason))
+    def flag(indices: Iterable[int], path: str, element: str | None) -> None:
+        reason = _pattern_reason(element) if element else _BAD_CHECK_DIGIT
+        for i in indices:
+            errors.setdefault(i, RecordError(path, reason))
 
     flag(_mismatches(list(map(_GET_ID, households)), _HOUSEHOLD_ID), "household_id", _HOUSEHOLD_ID)
     regions = list(map(_GET_REGION, households))
-    flag(_mismatches([r.county for r in regions], _COUNTY), "region.county", _COUNTY)
-    with_town = [i for i, r in enumerate(regions) if r.town is not UNSET]
-    towns = [cast(str, regions[i].town) for i in with_town]
+    flag(_mismatches(list(map(_GET_COUNTY, regions)), _COUNTY), "region.county", _COUNTY)
+    towns = list(map(_GET_TOWN, regions))
+    with_town = [i for i, town in enumerate(towns) if town is not UNSET]
+    if len(with_town) < len(towns):
+        towns = [towns[i] for i in with_town]
     flag([with_town[k] for k in _mismatches(towns, _TOWN)], "region.town", _TOWN)
-    flag(_mismatches([r.village for r in regions], _VILLAGE), "region.village", _VILLAGE)
+    flag(_mismatches(list(map(_GET_VILLAGE, regions)), _VILLAGE), "region.village", _VILLAGE)
 
-    ids = [m.id_number for h in households for m in h.members]
-    valid = id_numbers_valid(ids)
-    if valid.all():
+    member_lists = list(map(_GET_MEMBERS, households))
+    ids = list(map(_GET_ID_NUMBER, chain.from_iterable(member_lists)))
+    invalid = np.flatnonzero(~id_numbers_valid(ids)).tolist()
+    if not invalid:
         return errors
-    counts = np.array([len(h.members) for h in households], dtype=np.int64)
+    counts = np.fromiter(map(len, member_lists), dtype=np.int64, count=len(member_lists))
     owner = np.repeat(np.arange(len(households)), counts)
     position = np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts)
-    shape_bad = set(_mismatches([ids[i] for i in np.flatnonzero(~valid).tolist()], _ID_NUMBER))
-    for rank, flat in enumerate(np.flatnonzero(~valid).tolist()):
-        path = f"members[{int(position[flat])}].id_number"
-        element = _ID_NUMBER if rank in shape_bad else None
-        flag([int(owner[flat])], path, element)
+    for flat in invalid:
+        element = None if _single(_ID_NUMBER).fullmatch(ids[flat]) else _ID_NUMBER
+        flag([int(owner[flat])], f"members[{int(position[flat])}].id_number", element)
     return errors
 
 
@@ -388,18 +447,21 @@ def decode_lines(
     Returns the valid households, the index of the line each came from, and the errors by
     line index. A blank line is rejected (path "", "empty record"): every line gets an answer.
     """
-    decoded: list[Household] = []
-    origin: list[int] = []
     errors: dict[int, RecordError] = {}
-    decode = _DECODER.decode
-    for index, line in enumerate(lines):
-        try:
-            decoded.append(decode(line))
-        except msgspec.MsgspecError as exc:
-            empty = not line.strip()
-            errors[index] = RecordError("", "empty record") if empty else _record_error(exc)
-            continue
-        origin.append(index)
+    try:  # every line valid JSON of the schema's shape: one C-level pass
+        decoded = list(map(_DECODER.decode, lines))
+        origin = list(range(len(decoded)))
+    except msgspec.MsgspecError:
+        decoded, origin = [], []
+        decode = _DECODER.decode
+        for index, line in enumerate(lines):
+            try:
+                decoded.append(decode(line))
+            except msgspec.MsgspecError as exc:
+                empty = not line.strip()
+                errors[index] = RecordError("", "empty record") if empty else _record_error(exc)
+                continue
+            origin.append(index)
     bad = check_households(decoded)
     if not bad:
         return decoded, origin, errors

@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 
 import msgspec
 import pytest
-from fangpin_cli import rules as rules_cli
-from fangpin_cli import screen as screen_cli
-from fangpin_contracts.household import household_to_dict
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from screening_support import household, member, ruleset
 from typer import Typer
 from typer.testing import CliRunner
+
+from fangpin_cli import rules as rules_cli
+from fangpin_cli import screen as screen_cli
+from fangpin_contracts.household import household_to_dict
+from fangpin_kit.parameters import load_section
+from fangpin_screening.domain.batch import screen_lines
+from fangpin_screening.domain.engine import compile_ruleset
+from fangpin_screening.domain.parameters import SCREENING_SECTION
 
 EXAMPLES = Path(__file__).resolve().parents[5] / "shared" / "spec" / "examples"
 
@@ -162,3 +173,150 @@ def test_rules_check_reports_file_key_and_reason(tmp_path: Path) -> None:
     result = runner.invoke(app, ["rules", "check", "--dir", str(tmp_path)])
     assert result.exit_code == 1
     assert "screening.yaml: monitoring_threshold.values[3].value: expected number" in result.stderr
+
+
+# -- the streaming path: workers read the input descriptor in turn, write in input order ---
+
+
+def stream_rows(count: int, bad_every: int = 37) -> list[str]:
+    rows = []
+    for k in range(count):
+        if k % bad_every == 5:
+            rows.append("not json")
+        else:
+            rows.append(record(per_capita=float(4000 + 20 * k)))
+    return rows
+
+
+def expected_output(rows: list[str]) -> bytes:
+    lines = [row.encode() for row in rows]
+    return screen_lines(lines, 1, ruleset()).text.encode()
+
+
+def test_workers_read_a_pipe_that_already_buffered_part_of_the_input(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(stream_rows(200)) + "\n")
+    # another process writes the pipe in odd-sized pieces, so reads return less than asked
+    # (a writer in this process would keep the pipe open in the forked workers too)
+    feeder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys\n"
+            "data = open(sys.argv[1], 'rb').read()\n"
+            "for start in range(0, len(data), 777):\n"
+            "    sys.stdout.buffer.write(data[start : start + 777]); sys.stdout.flush()\n",
+            str(source),
+        ],
+        stdout=subprocess.PIPE,
+    )
+    sink = tmp_path / "out.jsonl"
+    assert feeder.stdout is not None
+    with feeder.stdout as pipe, sink.open("wb") as dst:
+        assert pipe.peek(1)  # the stream holds bytes the descriptor will not give again
+        rejected = screen_cli.screen_stream(pipe, dst, ruleset(), workers=2, block_bytes=1000)
+    assert feeder.wait() == 0
+    assert sink.read_bytes() == expected_output(stream_rows(200))
+    assert rejected == sum(1 for k in range(200) if k % 37 == 5)
+
+
+@pytest.mark.parametrize("ending", ["", "\n", "\n\n"])
+def test_lines_longer_than_a_block_and_any_ending_keep_their_numbers(
+    tmp_path: Path, ending: str
+) -> None:
+    rows = stream_rows(40, bad_every=9)
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(rows) + ending)
+    sink = tmp_path / "out.jsonl"
+    with source.open("rb") as src, sink.open("wb") as dst:
+        screen_cli.screen_stream(src, dst, ruleset(), workers=2, block_bytes=64)
+    expected_rows = rows + ([""] if ending == "\n\n" else [])  # a blank last line is a line
+    assert sink.read_bytes() == expected_output(expected_rows)
+
+
+def test_read_chunks_cut_at_the_last_newline_read_and_finish_long_lines() -> None:
+    data = b"a\n\nbb\n" + b"c" * 10 + b"\n"
+    assert list(screen_cli.read_chunks(io.BytesIO(data), block_bytes=4)) == [
+        (b"a\n\nbb", 1),  # 4 bytes, then 4 more up to a newline; "cc" waits for the next
+        (b"c" * 10, 4),  # a line longer than a block is read to its end
+    ]
+    assert list(screen_cli.read_chunks(io.BytesIO(b"\n"))) == [(b"", 1)]
+
+
+def test_a_failing_worker_stops_the_others_and_the_error_reaches_the_caller(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = screen_cli.screen_bytes
+
+    def fail_late(lines: list[bytes], first_line: int, compiled: object) -> object:
+        if first_line > 50:
+            raise MemoryError("simulated")
+        return real(lines, first_line, compiled)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(screen_cli, "screen_bytes", fail_late)  # forked workers inherit it
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(stream_rows(200)) + "\n")
+    with (
+        source.open("rb") as src,
+        (tmp_path / "out.jsonl").open("wb") as dst,
+        pytest.raises(RuntimeError, match="MemoryError: simulated"),
+    ):
+        screen_cli.screen_stream(src, dst, ruleset(), workers=2, block_bytes=2000)
+
+
+def test_a_closed_reader_ends_the_workers_with_a_broken_pipe(tmp_path: Path) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(stream_rows(300)) + "\n")
+    read, write = os.pipe()
+    os.close(read)
+    with (
+        source.open("rb") as src,
+        os.fdopen(write, "wb") as dst,
+        pytest.raises(BrokenPipeError),
+    ):
+        screen_cli.screen_stream(src, dst, ruleset(), workers=2, block_bytes=2000)
+
+
+def test_the_cli_process_screens_a_multi_block_file_and_stdin_alike(tmp_path: Path) -> None:
+    rows = stream_rows(3000, bad_every=701)  # about 2.5 MB: more than one block
+    source = tmp_path / "in.jsonl"
+    source.write_text("\n".join(rows) + "\n")
+    fangpin = str(Path(sys.executable).with_name("fangpin"))
+    command = [fangpin, "screen", "--as-of", "2024-06-29", "--workers", "2"]
+    from_file = subprocess.run([*command, str(source)], capture_output=True, check=False)
+    with source.open("rb") as stdin:
+        from_stdin = subprocess.run([*command, "-"], stdin=stdin, capture_output=True, check=False)
+    compiled = compile_ruleset(load_section(SCREENING_SECTION), date(2024, 6, 29))
+    expected = screen_lines([row.encode() for row in rows], 1, compiled).text.encode()
+    assert from_file.returncode == from_stdin.returncode == 1, from_file.stderr
+    assert from_file.stdout == from_stdin.stdout == expected
+
+
+def test_the_output_pipe_is_widened_and_other_outputs_are_left_alone(tmp_path: Path) -> None:
+    read, write = os.pipe()
+    try:
+        assert screen_cli.widen_pipe(write, 1 << 18)
+        assert fcntl.fcntl(write, fcntl.F_GETPIPE_SZ) == 1 << 18
+    finally:
+        os.close(read)
+        os.close(write)
+    with (tmp_path / "out").open("wb") as regular:
+        assert not screen_cli.widen_pipe(regular.fileno())
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\n", b"")), max_size=30),
+    st.booleans(),
+    st.integers(min_value=1, max_value=20),
+)
+def test_chunks_hold_every_line_once_in_order_with_its_number(
+    lines: list[bytes], final_newline: bool, block_bytes: int
+) -> None:
+    data = b"\n".join(lines) + (b"\n" if final_newline and lines else b"")
+    expected = [] if not data else data.removesuffix(b"\n").split(b"\n")
+    got: list[bytes] = []
+    for blob, first_line in screen_cli.read_chunks(io.BytesIO(data), block_bytes=block_bytes):
+        assert first_line == len(got) + 1
+        got.extend(blob.split(b"\n"))
+    assert got == expected

@@ -8,15 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from screening_support import AS_OF, household, id_number, replace, ruleset
+
 from fangpin_contracts.household import Household, RecordError, decode_lines, validate_household
 from fangpin_kit.parameters import load_section
 from fangpin_screening.domain.engine import compile_ruleset, decide, decide_batch
 from fangpin_screening.domain.parameters import SCREENING_SECTION
 from fangpin_screening.domain.rules import RULE_NAMES
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from screening_support import AS_OF, household, id_number, replace, ruleset
+from fangpin_screening.domain.trace import _group as group_rows
 
 EXAMPLES = Path(__file__).resolve().parents[5] / "shared" / "spec" / "examples"
 CONTRACT_KEYS = [
@@ -294,3 +297,37 @@ def test_rendering_escapes_ids_that_bypassed_validation() -> None:
     assert batch.render_lines() == [
         msgspec.json.encode(d.to_dict()).decode() for d in batch.decisions()
     ]
+
+
+def test_rendered_amounts_are_formatted_like_the_decision_encoding() -> None:
+    # repr() writes 1e+17 where the JSON encoder writes 1e17: lines must not depend on the path
+    big = household(income={"business": 1.0e17})
+    odd = household(income={"business": 1.5e-7, "wage": 123456789.125})
+    batch = decide_batch([big, odd, household(per_capita=5200.0)], ruleset())
+    assert batch.render_lines() == [
+        msgspec.json.encode(d.to_dict()).decode() for d in batch.decisions()
+    ]
+    assert '"per_capita":1e17' in batch.render_lines()[0]
+
+
+def test_rendered_rows_join_into_the_lines_each_with_its_newline() -> None:
+    huge = household(income={"wage": 1.7e308, "business": 1.7e308})
+    batch = decide_batch([household(per_capita=100.0), huge, household()], ruleset())
+    rows = batch.render_rows()
+    assert rows.shape[0] == 3
+    joined = [b"".join(row) for row in rows.tolist()]
+    lines = batch.render_lines()
+    assert joined == [line.encode() + b"\n" for line in lines]
+    assert joined[1] == b"\n"
+
+
+@pytest.mark.parametrize("high", [1, 3, 1000, 2**40])
+def test_rows_with_equal_keys_share_a_group_whatever_the_key_range(high: int) -> None:
+    # dense range, sparse range (sorted) and a range too wide for one number (row-wise unique)
+    rng = np.random.default_rng(high)
+    table = rng.integers(0, high, size=(4, 400), dtype=np.int64)
+    table[1] = 7  # a constant key does not split groups
+    table[:, 200:] = table[:, :200]  # every key seen twice
+    first, inverse = group_rows(table)
+    assert (table[:, first[inverse]] == table).all()
+    assert len(first) == len({tuple(column) for column in table.T.tolist()})

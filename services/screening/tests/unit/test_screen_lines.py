@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import msgspec
-from fangpin_contracts.household import household_to_dict
-from fangpin_screening.domain.batch import screen_lines
-from fangpin_screening.domain.engine import decide
 from screening_support import household, ruleset
+
+from fangpin_contracts.household import household_to_dict
+from fangpin_screening.domain.batch import screen_block, screen_bytes, screen_lines
+from fangpin_screening.domain.engine import decide
 
 
 def line(**kwargs: object) -> bytes:
@@ -64,3 +65,14 @@ def test_overflowing_amounts_are_rejected_with_the_income_path() -> None:
 
 def test_no_lines_no_output() -> None:
     assert screen_lines([], 1, ruleset()).text == ""
+
+
+def test_bytes_output_is_the_text_output_encoded() -> None:
+    good = line(per_capita=5000.0)
+    odd_id = good.replace(b'"H00001"', '"户H00001"'.encode())
+    lines = [good, b"{", odd_id, line(per_capita=9000.0)]
+    text = screen_lines(lines, 3, ruleset())
+    data = screen_bytes(lines, 3, ruleset())
+    assert data.data == text.text.encode("utf-8") and data.rejected == text.rejected == 2
+    assert screen_block(b"\n".join(lines), 3, ruleset()) == data
+    assert json.loads(text.text.splitlines()[2])["household_id"] == "户H00001"

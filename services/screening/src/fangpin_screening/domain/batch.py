@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Final
 
 import msgspec
+import numpy as np
+
 from fangpin_contracts.household import RecordError, decode_lines, household_id_of
 from fangpin_kit.masking import mask_text
 
-from .engine import CompiledRuleset, decide_batch
+from .engine import CompiledRuleset, decide_population
+from .population import Population, population_of
 
 _ENCODE = msgspec.json.Encoder().encode
+SLICE_LINES: Final = 512
+"""Lines decoded and turned into columns at a time (see `_columns`)."""
 
 
 @dataclass(frozen=True)
@@ -22,11 +28,58 @@ class ScreenedLines:
     rejected: int
 
 
+@dataclass(frozen=True)
+class ScreenedBlock:
+    """Output of a block of lines as UTF-8 bytes (newline-terminated lines), and rejections."""
+
+    data: bytes
+    rejected: int
+
+
 def rejection_line(line: int, household_id: str | None, error: RecordError) -> str:
     """`{"line": N, "household_id": ... or null, "error": "path: reason"}` (ID numbers masked)."""
     return _ENCODE(
         {"line": line, "household_id": household_id, "error": mask_text(str(error))}
     ).decode()
+
+
+def _columns(lines: Sequence[bytes]) -> tuple[Population, list[int], dict[int, RecordError]]:
+    """Decode, check and turn into columns `SLICE_LINES` lines at a time, then join.
+
+    Walking the records right after decoding them, while they are still in the CPU cache,
+    and freeing them at once, is a good part faster than walking a whole chunk's records.
+    """
+    parts: list[Population] = []
+    origin: list[int] = []
+    errors: dict[int, RecordError] = {}
+    for start in range(0, max(len(lines), 1), SLICE_LINES):
+        households, where, bad = decode_lines(lines[start : start + SLICE_LINES])
+        parts.append(population_of(households))
+        origin.extend(map(start.__add__, where))
+        errors.update((start + k, error) for k, error in bad.items())
+    return Population.joined(parts), origin, errors
+
+
+def _fragments(
+    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset
+) -> tuple[list[bytes], int]:
+    """Every output line as UTF-8 fragments in input order (joined: the output), rejections."""
+    population, origin, errors = _columns(lines)
+    batch = decide_population(population, ruleset)
+    rows = batch.render_rows()
+    for k in np.flatnonzero(batch.invalid).tolist():
+        error = batch.error(k)
+        assert error is not None
+        errors[origin[k]] = error
+    if not errors:
+        return rows.ravel().tolist(), 0
+    out = np.full((len(lines), rows.shape[1]), b"", dtype=object)
+    out[origin] = rows
+    for index, error in errors.items():
+        text = rejection_line(first_line + index, household_id_of(lines[index]), error)
+        out[index] = b""
+        out[index, 0] = text.encode("utf-8") + b"\n"
+    return out.ravel().tolist(), len(errors)
 
 
 def screen_lines(
@@ -37,18 +90,18 @@ def screen_lines(
     A line that is not a valid v1 record (including a blank line) yields a rejection line
     naming the field path; the other lines are decided in one batch.
     """
-    households, origin, errors = decode_lines(lines)
-    batch = decide_batch(households, ruleset)
-    rendered = batch.render_lines()
-    for k in batch.invalid.nonzero()[0].tolist():
-        error = batch.error(k)
-        assert error is not None
-        errors[origin[k]] = error
-    if not errors:
-        return ScreenedLines("\n".join(rendered) + "\n" if rendered else "", 0)
-    out = [""] * len(lines)
-    for k, index in enumerate(origin):
-        out[index] = rendered[k]
-    for index, error in errors.items():
-        out[index] = rejection_line(first_line + index, household_id_of(lines[index]), error)
-    return ScreenedLines("\n".join(out) + "\n", len(errors))
+    fragments, rejected = _fragments(lines, first_line, ruleset)
+    return ScreenedLines(b"".join(fragments).decode("utf-8"), rejected)
+
+
+def screen_bytes(
+    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset
+) -> ScreenedBlock:
+    """`screen_lines`, the output as UTF-8 bytes (what the CLI writes)."""
+    fragments, rejected = _fragments(lines, first_line, ruleset)
+    return ScreenedBlock(b"".join(fragments), rejected)
+
+
+def screen_block(blob: bytes, first_line: int, ruleset: CompiledRuleset) -> ScreenedBlock:
+    """`screen_bytes` of the lines of `blob` (separated by newlines, no final one)."""
+    return screen_bytes(blob.split(b"\n"), first_line, ruleset)

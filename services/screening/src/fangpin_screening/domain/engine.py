@@ -9,6 +9,7 @@ from functools import cached_property
 from typing import Any, Final
 
 import numpy as np
+
 from fangpin_contracts.household import Household, RecordError
 from fangpin_kit.parameters import Section
 
@@ -16,13 +17,14 @@ from .codes import CATEGORIES, EXCLUSIONS, REFERRALS, RISK_TYPES
 from .parameters import ScreeningParameters
 from .population import Population, population_of
 from .rules import RULES, RuleContext, RuleOutcome, evaluate_rules, per_capita_figures
-from .trace import TraceEntry, render_template, trace_of
+from .trace import TraceEntry, render_rows, trace_of
 
 _RISK_RULES: Final = [r for r in RULES if r.kind == "risk"]
 _EXCLUSION_RULES: Final = [r for r in RULES if r.kind == "exclusion"]
 _GUARANTEE_RULES: Final = [r for r in RULES if r.kind == "guarantee"]
 _CATEGORY_RULES: Final = [r for r in RULES if r.kind == "category"]
 _TEMPLATE_CACHE_LIMIT: Final = 200_000
+_CATEGORY_INDEX: Final = np.array([CATEGORIES.index(str(r.code)) for r in _CATEGORY_RULES])
 
 
 def _sorted_codes(rules: Sequence[Any], known: Sequence[str]) -> list[str]:
@@ -182,11 +184,23 @@ class BatchDecisions:
     def render_lines(self) -> list[str]:
         """Decision lines as JSON text, equal to encoding `decision(i).to_dict()`.
 
-        Households sharing every discrete value (hits, counts, flags) share one template,
-        rendered once from `decision(i)` with float placeholders, so only the household id and
-        the amounts are formatted per line. Invalid households yield an empty string.
+        Invalid households yield an empty string.
         """
-        return render_template(self, self.ruleset.templates, _TEMPLATE_CACHE_LIMIT)
+        if not len(self):
+            return []
+        text = b"".join(self.render_rows().ravel().tolist()).decode("utf-8")
+        return text.split("\n")[:-1]
+
+    def render_rows(self) -> np.ndarray:
+        """Decision lines as an object array of UTF-8 fragments, one row per household.
+
+        A row joined is the line `render_lines()` gives plus a newline (an invalid
+        household's row is just the newline). Households sharing every discrete value (hits,
+        counts, flags) share one template per part of the line, rendered once from
+        `decision(i)` with placeholders, so only the household id and the amounts are
+        formatted per line.
+        """
+        return render_rows(self, self.ruleset.templates, _TEMPLATE_CACHE_LIMIT)
 
     def discrete_columns(self) -> list[np.ndarray]:
         """Every non-float array a decision line depends on (the template key)."""
@@ -220,18 +234,19 @@ def _codes_where(mask: np.ndarray, rules: Sequence[Any]) -> tuple[str, ...]:
 
 def decide_batch(households: Sequence[Household], ruleset: CompiledRuleset) -> BatchDecisions:
     """Decide a batch of households in one columnar evaluation."""
-    population = population_of(households)
+    return decide_population(population_of(households), ruleset)
+
+
+def decide_population(population: Population, ruleset: CompiledRuleset) -> BatchDecisions:
+    """Decide the households of `population` (columns already built) in one evaluation."""
     # absurd amounts overflow to inf; such households are marked invalid below, not decided
     with np.errstate(over="ignore", invalid="ignore"):
         outcomes = evaluate_rules(population, ruleset.context)
         per_capita, adjusted = per_capita_figures(population)
     n = population.n
-    category_hits = np.column_stack(
-        [outcomes[r.name].hit for r in _CATEGORY_RULES] or [np.zeros(n, bool)]
-    )
+    category_hits = _matrix(outcomes, _CATEGORY_RULES, n)
     in_scope = category_hits.any(axis=1)
-    category_index = np.array([CATEGORIES.index(str(r.code)) for r in _CATEGORY_RULES])
-    category = np.where(in_scope, category_index[np.argmax(category_hits, axis=1)], -1)
+    category = np.where(in_scope, _CATEGORY_INDEX[np.argmax(category_hits, axis=1)], -1)
     excluded = _matrix(outcomes, _EXCLUSION_RULES, n)
     risks = _matrix(outcomes, _RISK_RULES, n) & in_scope[:, None]
     referred = _matrix(outcomes, _GUARANTEE_RULES, n) & ~in_scope[:, None]
@@ -241,7 +256,7 @@ def decide_batch(households: Sequence[Household], ruleset: CompiledRuleset) -> B
         for v in outcome.values.values()
         if isinstance(v, np.ndarray) and v.dtype.kind == "f"
     ]
-    invalid = ~np.isfinite(np.column_stack(floats)).all(axis=1)
+    invalid = ~np.isfinite(np.concatenate(floats)).reshape(len(floats), n).all(axis=0)
     any_exclusion = excluded.any(axis=1)
     return BatchDecisions(
         ruleset=ruleset,
@@ -261,9 +276,10 @@ def decide_batch(households: Sequence[Household], ruleset: CompiledRuleset) -> B
 
 
 def _matrix(outcomes: dict[str, RuleOutcome], rules: Sequence[Any], n: int) -> np.ndarray:
+    """(n, rules) hits; one C-level concatenation (column_stack loops over the arrays)."""
     if not rules:
         return np.zeros((n, 0), dtype=bool)
-    return np.column_stack([outcomes[r.name].hit for r in rules])
+    return np.concatenate([outcomes[r.name].hit for r in rules]).reshape(len(rules), n).T
 
 
 def decide(household: Household, ruleset: CompiledRuleset) -> Decision:

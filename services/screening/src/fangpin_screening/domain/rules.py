@@ -96,9 +96,12 @@ def _fen(amounts: np.ndarray) -> np.ndarray:
 
 def countable_members(pop: Population) -> np.ndarray:
     """Members counted per capita: all but urban/collective hukou members with urban security."""
-    p = pop.person
-    excluded = (p["hukou"] != HUKOU["rural"]) & p["urban_security"]
-    return pop.count_persons(~excluded)
+    memo = pop.derived.get("countable_members")
+    if memo is None:
+        p = pop.person
+        excluded = (p["hukou"] != HUKOU["rural"]) & p["urban_security"]
+        memo = pop.derived["countable_members"] = pop.count_persons(~excluded)
+    return cast(np.ndarray, memo)
 
 
 def gross_income(pop: Population) -> np.ndarray:
@@ -205,6 +208,14 @@ def _sudden_hardship(
 # -- exclusions (原则上不予认定) -------------------------------------------------------------
 
 
+def _any_of(masks: list[np.ndarray]) -> np.ndarray:
+    """Element-wise OR of boolean arrays of one length (a new array)."""
+    result = masks[0].copy()
+    for mask in masks[1:]:
+        result |= mask
+    return result
+
+
 def _member_exclusion(
     name: str, code: str, column: str, value_name: str, match: int | None = None
 ) -> None:
@@ -219,7 +230,7 @@ def _flag_exclusion(code: str, *columns: str) -> None:
     @rule(f"exclusion.{code}", "exclusion", code)
     def evaluate(pop: Population, ctx: RuleContext, _: Mapping[str, RuleOutcome]) -> RuleOutcome:
         flags = {column: pop.household[column] for column in columns}
-        return RuleOutcome(np.logical_or.reduce(list(flags.values())), dict(flags))
+        return RuleOutcome(_any_of(list(flags.values())), flags)
 
 
 _member_exclusion(
@@ -358,16 +369,14 @@ def _water_risk(pop: Population, ctx: RuleContext, _: Mapping[str, RuleOutcome])
 
 def in_scope_of(earlier: Mapping[str, RuleOutcome]) -> np.ndarray:
     """In scope: one of the category rules hit."""
-    return np.logical_or.reduce(
-        [o.hit for name, o in earlier.items() if name.startswith("category.")]
-    )
+    return _any_of([o.hit for name, o in earlier.items() if name.startswith("category.")])
 
 
 @rule("risk.other", "risk", "other")
 def _other(pop: Population, ctx: RuleContext, earlier: Mapping[str, RuleOutcome]) -> RuleOutcome:
     in_scope = in_scope_of(earlier)
     risk_hits = [o.hit for name, o in earlier.items() if name.startswith("risk.")]
-    detected = np.count_nonzero(np.column_stack(risk_hits), axis=1)
+    detected = np.concatenate(risk_hits).reshape(len(risk_hits), pop.n).sum(axis=0)
     return RuleOutcome(
         in_scope & (detected == 0), {"in_scope": in_scope, "risk_types_detected": detected}
     )

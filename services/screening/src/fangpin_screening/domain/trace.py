@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from itertools import repeat
 from typing import TYPE_CHECKING, Any, Final
 
 import msgspec
@@ -62,16 +61,16 @@ def _float_slot(k: int) -> str:
 
 @dataclass(frozen=True)
 class _Template:
-    """JSON text of one part of a line split around its slots (`H` or float column `F<k>`)."""
+    """UTF-8 text of one part of a line split around its slots (`H` or float column `F<k>`)."""
 
-    pieces: tuple[str, ...]
+    pieces: tuple[bytes, ...]
     slots: tuple[str, ...]
 
     @classmethod
     def parse(cls, text: str) -> _Template:
         parts = _SLOT.split(text)
         slots = [f or h for f, h in zip(parts[1::3], parts[2::3], strict=True)]
-        return cls(tuple(parts[0::3]), tuple(slots))
+        return cls(tuple(p.encode("utf-8") for p in parts[0::3]), tuple(slots))
 
 
 @dataclass(frozen=True)
@@ -83,23 +82,28 @@ class _Part:
     text: Callable[[int], str]
 
 
-def _group(keys: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each group, group of each row) for rows equal in every key column."""
-    if not keys:
+def _group(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each group, group of each row) for rows equal in every key.
+
+    `table` is (keys, rows) int64. Keys are combined into one mixed-radix number per row,
+    constant keys skipped; a dense range needs no sort.
+    """
+    n = table.shape[1]
+    if not len(table):
         return np.zeros(1, dtype=np.int64), np.zeros(n, dtype=np.int64)
-    combined = np.zeros(n, dtype=np.int64)
+    lows = table.min(axis=1)
+    spans = table.max(axis=1) - lows + 1
+    varying = np.flatnonzero(spans > 1)
     span_total = 1
-    for column in keys:
-        values = column.astype(np.int64)
-        low = int(values.min())
-        span = int(values.max()) - low + 1
+    for span in spans[varying].tolist():
         span_total *= span
-        if span_total >= 2**62:
-            _, first, inverse = np.unique(
-                np.column_stack(keys), axis=0, return_index=True, return_inverse=True
-            )
-            return first, inverse.reshape(-1)
-        combined = combined * span + (values - low)
+    if span_total >= 2**62:
+        _, first, inverse = np.unique(table.T, axis=0, return_index=True, return_inverse=True)
+        return first, inverse.reshape(-1)
+    strides = np.ones(len(varying), dtype=np.int64)
+    if len(varying) > 1:
+        strides[:-1] = np.cumprod(spans[varying][::-1])[::-1][1:]
+    combined = strides @ (table[varying] - lows[varying, None])
     if span_total <= 4 * n + 1024:  # dense: no sort needed
         present = np.zeros(span_total, dtype=bool)
         present[combined] = True
@@ -138,7 +142,7 @@ def _parts(batch: BatchDecisions, slots: Mapping[int, str]) -> list[_Part]:
             v for v in outcome.values.values() if isinstance(v, np.ndarray) and v.dtype.kind in "bi"
         ]
         parts.append(_Part(number + 1, keys, entry))
-    parts.append(_Part(len(parts), [], lambda i: "]}"))
+    parts.append(_Part(len(parts), [], lambda i: "]}\n"))
     assert all(len(k) == n for part in parts for k in part.keys)
     return _merged(parts, batch)
 
@@ -174,36 +178,85 @@ def _merged(parts: list[_Part], batch: BatchDecisions) -> list[_Part]:
     ]
 
 
-def _json_safe(ids: list[str]) -> list[str]:
-    """Ids as JSON string contents: as they are when schema-valid, escaped otherwise."""
-    joined = "".join(ids)
-    if joined.isascii() and joined.isprintable() and '"' not in joined and "\\" not in joined:
-        return ids
-    return [msgspec.json.encode(x).decode("utf-8")[1:-1] for x in ids]
+def _id_fragments(ids: list[str]) -> list[bytes]:
+    """Household ids as JSON string contents: as they are when schema-valid, escaped otherwise."""
+    joined = "\n".join(ids)
+    if (
+        joined.isascii()
+        and '"' not in joined
+        and "\\" not in joined
+        and ("".join(ids).isprintable())
+    ):
+        return joined.encode("ascii").split(b"\n")
+    return [msgspec.json.encode(x)[1:-1] for x in ids]
 
 
-def render_template(batch: BatchDecisions, cache: dict[object, _Template], limit: int) -> list[str]:
-    """Render every line of `batch` (see `BatchDecisions.render_lines`).
+def _float_fragments(column: np.ndarray) -> list[bytes]:
+    """Numbers as JSON text, formatted by the same encoder as `Decision.to_dict()` lines."""
+    return msgspec.json.encode(column.tolist())[1:-1].split(b",")
+
+
+Column = bytes | np.ndarray | list[bytes]
+"""A column of line fragments: the same bytes on every line, or one per line."""
+
+
+def _fused(columns: list[Column]) -> list[Column]:
+    """Concatenate a constant column into its neighbour: fewer fragments to join per line."""
+    fused: list[Column] = []
+    for column in columns:
+        previous = fused[-1] if fused else None
+        if isinstance(column, bytes) and isinstance(previous, bytes):
+            fused[-1] = previous + column
+        elif isinstance(column, bytes) and isinstance(previous, _Pieces):
+            fused[-1] = previous.suffixed(column)
+        elif isinstance(column, _Pieces) and isinstance(previous, bytes):
+            fused[-1] = column.prefixed(previous)
+        else:
+            fused.append(column)
+    return [c.expand() if isinstance(c, _Pieces) else c for c in fused]
+
+
+@dataclass(frozen=True)
+class _Pieces:
+    """A column taking one of a few values: `values[inverse[i]]` on line `i`."""
+
+    values: list[bytes]
+    inverse: np.ndarray
+
+    def prefixed(self, head: bytes) -> _Pieces:
+        return _Pieces([head + v for v in self.values], self.inverse)
+
+    def suffixed(self, tail: bytes) -> _Pieces:
+        return _Pieces([v + tail for v in self.values], self.inverse)
+
+    def expand(self) -> np.ndarray:
+        return np.array(self.values, dtype=object)[self.inverse]
+
+
+def render_rows(batch: BatchDecisions, cache: dict[object, _Template], limit: int) -> np.ndarray:
+    """Every line of `batch` as a row of UTF-8 fragments (see `BatchDecisions.render_rows`).
 
     Each part of the line (header, each trace entry) is grouped by the discrete values it
     shows; a template per group (cached across batches) is split around the float and
-    household-id slots, and lines are joined column-wise in C (`map("".join, zip(...))`).
+    household-id slots. The result is an object array, one row per household, so a whole
+    chunk of lines is one `b"".join` of its raveled rows.
     """
     n = len(batch)
-    if n == 0:
-        return []
     float_columns = batch.float_columns()
     slots = {id(a): _float_slot(k) for k, a in enumerate(float_columns)}
-    slot_text: dict[str, Sequence[str]] = {"H": _json_safe(batch.population.household_id)}
+    if n == 0:
+        return np.empty((0, 1), dtype=object)
+    slot_text: dict[str, list[bytes]] = {"H": _id_fragments(batch.population.household_id)}
     for k, column in enumerate(float_columns):
-        slot_text[f"F{k}"] = list(map(repr, column.tolist()))
+        slot_text[f"F{k}"] = _float_fragments(column)
     if len(cache) > limit:
         cache.clear()
-    columns: list[Iterable[str]] = []
+    columns: list[Column] = []
     for part in _parts(batch, slots):
-        first, inverse = _group(part.keys, n)
+        table = np.array(part.keys, dtype=np.int64).reshape(len(part.keys), n)
+        first, inverse = _group(table)
         templates = []
-        rows = np.column_stack([k[first] for k in part.keys]).tolist() if part.keys else [[]]
+        rows = table[:, first].T.tolist() if part.keys else [[]]
         for i, row in zip(first.tolist(), rows, strict=True):
             key = (part.index, *row)
             template = cache.get(key)
@@ -215,13 +268,17 @@ def render_template(batch: BatchDecisions, cache: dict[object, _Template], limit
             raise AssertionError(f"part {part.index}: templates differ in their slots")
         for j, slot in enumerate((*layout, None)):
             if len(templates) == 1:
-                columns.append(repeat(templates[0].pieces[j], n))
+                columns.append(templates[0].pieces[j])
             else:
-                pieces = np.array([t.pieces[j] for t in templates], dtype=object)
-                columns.append(pieces[inverse].tolist())
+                columns.append(_Pieces([t.pieces[j] for t in templates], inverse))
             if slot is not None:
                 columns.append(slot_text[slot])
-    lines = list(map("".join, zip(*columns, strict=False)))  # `repeat` columns are endless
-    for i in np.flatnonzero(batch.invalid).tolist():
-        lines[i] = ""
-    return lines
+    fused = _fused(columns)
+    out = np.empty((n, len(fused)), dtype=object)
+    for j, column in enumerate(fused):
+        out[:, j] = column
+    invalid = np.flatnonzero(batch.invalid)
+    if invalid.size:
+        out[invalid] = b""
+        out[invalid, -1] = b"\n"
+    return out
