@@ -1,13 +1,13 @@
 """The embedded suite behind `make run`: nats-server from the wheel and the five service processes.
 
-Every child gets PR_SET_PDEATHSIG, so even a SIGKILLed launcher leaves no orphans; on Ctrl-C the
-children are stopped in reverse order and waited for.
+Every service asks for PR_SET_PDEATHSIG at start (`FANGPIN_PARENT_PID`), so even a SIGKILLed
+launcher leaves no orphans; on Ctrl-C the children are stopped in reverse order and waited for.
+(Setting it in a `preexec_fn` instead would fork a process that has gRPC threads: unsafe.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import json
 import os
 import signal
@@ -24,15 +24,6 @@ from fangpin_kit.settings import DEFAULT_GRPC_PORTS
 
 DEFAULT_NATS_PORT = 14222  # not 4222: never collide with a NATS already on the machine
 DEFAULT_MONITOR_PORT = 18222
-
-
-def _die_with_parent() -> None:
-    """In the child: receive SIGTERM when the launcher dies (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 @dataclass
@@ -73,6 +64,8 @@ class Suite:
                 # services that call another over gRPC (screening's re-screen reads intake)
                 **{f"FANGPIN_{s.upper()}_ADDR": self.address(s) for s in self.ports},
                 "PYTHONUNBUFFERED": "1",
+                # the service asks the kernel for SIGTERM when this launcher dies (no orphans)
+                "FANGPIN_PARENT_PID": str(os.getpid()),
             }
         )
         env.setdefault("FANGPIN_LOG_LEVEL", "INFO")
@@ -94,7 +87,6 @@ class Suite:
             env=self.service_env(service),
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
         )
         log.close()
         self.processes[service] = proc

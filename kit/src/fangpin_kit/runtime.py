@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
+import os
 import signal
+import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,8 +106,20 @@ class ServiceApp:
             await self.stop()
 
 
+def _die_with_launcher() -> None:
+    """Under `make run`: SIGTERM when the launcher dies, so a killed launcher leaves no orphan."""
+    parent = os.environ.get("FANGPIN_PARENT_PID")
+    if not parent or not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    if os.getppid() != int(parent):  # the launcher died before we asked
+        raise SystemExit("launcher is gone")
+
+
 def run_service(spec: ServiceSpec, argv: list[str] | None = None) -> None:
     """Entry point of `python -m fangpin_<service> [serve|migrate]`."""
+    _die_with_launcher()
     parser = argparse.ArgumentParser(prog=f"python -m fangpin_{spec.name}")
     parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
     parser.add_argument(
