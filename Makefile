@@ -45,6 +45,9 @@ bench: install
 	$(PY) bench/pipeline.py
 	$(PY) bench/screening.py
 	$(PY) bench/approval.py
+	$(PY) bench/assistance.py
+	$(PY) bench/notify.py
+	$(PY) bench/rescreen.py
 
 # make migration SERVICE=intake MSG="add clue outcome"
 migration: install
