@@ -15,7 +15,10 @@ import numpy as np
 from msgspec import UNSET, Meta, Struct, UnsetType
 
 __all__ = [
+    "ID_CHECK_CHARS",
+    "ID_CHECK_WEIGHTS",
     "SCHEMA_VERSION",
+    "TEXT_SHAPES",
     "Assets",
     "Event",
     "EventKind",
@@ -175,6 +178,9 @@ _WEIGHTS: Final = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 _CHECK_CHARS: Final = "10X98765432"
 _CHECK_CODES: Final = np.frombuffer(_CHECK_CHARS.encode("ascii"), dtype=np.uint8)
 _BAD_CHECK_DIGIT: Final = "bad check digit"
+ID_CHECK_WEIGHTS: Final = tuple(int(w) for w in _WEIGHTS)
+ID_CHECK_CHARS: Final = _CHECK_CHARS
+"""GB 11643 check of `members[].id_number`: `ID_CHECK_CHARS[sum(digit * weight) % 11]`."""
 
 
 @lru_cache(maxsize=16)
@@ -209,6 +215,16 @@ _SHAPES: Final = {
     _ID_NUMBER: _Shape(_DIGITS.encode(), 18, 18, b"X"),
 }
 _TABLES: Final = {shape: (shape.table(), shape.table(last=True)) for shape in _SHAPES.values()}
+
+TEXT_SHAPES: Final = {
+    "household_id": _SHAPES[_HOUSEHOLD_ID],
+    "region.county": _SHAPES[_COUNTY],
+    "region.town": _SHAPES[_TOWN],
+    "region.village": _SHAPES[_VILLAGE],
+    "members.id_number": _SHAPES[_ID_NUMBER],
+}
+"""The schema patterns by field path, as character sets and lengths (what `check_households`
+checks after decoding), for decoders that check them while parsing."""
 
 
 def _fixed_fits(

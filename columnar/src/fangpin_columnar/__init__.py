@@ -1,0 +1,14 @@
+"""JSON lines of one msgspec schema decoded by C straight into numpy columns.
+
+The fast path of batch decoding: a `ColumnarDecoder` derives its parser from a msgspec
+`Struct` type (field names, types, bounds, defaults, value lists) and fills one column per
+kept field, one table per list of objects. It takes a line only when it is certain the
+reference decoder (`msgspec.json.Decoder(struct)` plus the given string shapes and check
+digits) accepts it with the same values; every other line is returned as rejected, for the
+caller to decide with the reference path (which gives the exact error). So this package
+never defines what is valid, it only recognises the plainly valid lines fast.
+"""
+
+from .schema import CheckDigit, ColumnarDecoder, Columns, TextShape, UnsupportedSchema
+
+__all__ = ["CheckDigit", "ColumnarDecoder", "Columns", "TextShape", "UnsupportedSchema"]
