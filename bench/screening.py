@@ -4,12 +4,14 @@
 
 Generates synthetic households (JSON lines, one in a thousand with a bad ID check digit),
 then per run measures the floor and the CLI in turn, so each ratio compares figures taken
-under the same machine load. The floor is the plain loop any screener must beat: the same
-file read in the CLI's block size, split into lines, every line parsed by
-`msgspec.json.decode` (untyped, the CLI's JSON library), GC off; once in 1 process and once
-in as many processes as the CLI has workers. The CLI runs as installed (bytecode cached in a
-temporary directory), its output read through a pipe by this process (newlines counted with
-numpy) or written to a temporary file. CPU time is user + system of the CLI and its workers.
+under the same machine load. A floor is the plain loop any screener must beat: the same
+file read in the CLI's block size, split into lines and parsed, GC off; once in 1 process
+and once in as many processes as the CLI has workers. Two parsers: `msgspec.json.decode`
+(untyped; the JSON library of the reference path) per line, and the CLI's own columnar
+decoder (C, straight into columns) per block, which is what the CLI parses valid lines with.
+The CLI runs as installed (bytecode cached in a temporary directory), its output read
+through a pipe by this process (newlines counted with numpy) or written to a temporary file.
+CPU time is user + system of the CLI and its workers.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import psutil
 from fangpin_contracts.household import Household, decode_household
 from fangpin_kit.parameters import load_section
 from fangpin_screening.domain.engine import compile_ruleset, decide
+from fangpin_screening.domain.lines import LINE_DECODER
 from fangpin_screening.domain.parameters import SCREENING_SECTION
 
 AS_OF = date(2024, 6, 29)
@@ -155,28 +158,33 @@ def _lines_in_block(fd: int, size: int, start: int, block_bytes: int) -> list[by
     return data[first : end if end >= 0 else len(data)].split(b"\n")
 
 
-def _parse_blocks(path: Path, part: int, parts: int, block_bytes: int) -> int:
-    """Parse with `msgspec.json.decode` every line starting in blocks part, part + parts, ..."""
+def _parse_blocks(path: Path, part: int, parts: int, block_bytes: int, columnar: bool) -> int:
+    """Parse every line starting in blocks part, part + parts, ...: each line with
+    `msgspec.json.decode`, or each block's lines at once with the columnar decoder."""
     decode = msgspec.json.decode
     count = 0
     size = path.stat().st_size
     with path.open("rb", buffering=0) as stream:
         for start in range(part * block_bytes, size, parts * block_bytes):
-            for line in _lines_in_block(stream.fileno(), size, start, block_bytes):
-                decode(line)
-                count += 1
+            lines = _lines_in_block(stream.fileno(), size, start, block_bytes)
+            if columnar:
+                LINE_DECODER.decode(lines)
+            else:
+                for line in lines:
+                    decode(line)
+            count += len(lines)
     return count
 
 
-def parse_floor(path: Path, processes: int) -> tuple[float, int]:
+def parse_floor(path: Path, processes: int, columnar: bool = False) -> tuple[float, int]:
     """Seconds and lines of the floor: the file read in the CLI's block size, split into lines
-    and every line parsed with `msgspec.json.decode` (untyped, into dicts), in `processes`
-    forked processes each taking every `processes`-th block. Garbage collection is off, as in
-    the CLI."""
+    and every line parsed with `msgspec.json.decode` (untyped, into dicts) or, with
+    `columnar`, by the CLI's columnar decoder into columns; in `processes` forked processes
+    each taking every `processes`-th block. Garbage collection is off, as in the CLI."""
     gc.disable()
     start = time.perf_counter()
     if processes == 1:
-        lines = _parse_blocks(path, 0, 1, BLOCK_BYTES)
+        lines = _parse_blocks(path, 0, 1, BLOCK_BYTES, columnar)
     else:
         children = []
         for part in range(processes):
@@ -184,7 +192,8 @@ def parse_floor(path: Path, processes: int) -> tuple[float, int]:
             pid = os.fork()
             if pid == 0:
                 os.close(read)
-                os.write(write, str(_parse_blocks(path, part, processes, BLOCK_BYTES)).encode())
+                parsed = _parse_blocks(path, part, processes, BLOCK_BYTES, columnar)
+                os.write(write, str(parsed).encode())
                 os._exit(0)
             os.close(write)
             children.append((pid, read))
@@ -343,6 +352,17 @@ def single_latency(path: Path, samples: int) -> dict[str, float]:
     }
 
 
+def _ratios(seconds: float, floors: dict[str, float], workers: int) -> str:
+    """`floors (ratio)` of one run, e.g. `msgspec 5.0 s / 2.6 s (1.5x / 2.9x)`."""
+    parts = []
+    for name in ("msgspec", "columnar"):
+        one, many = floors[f"{name}/1"], floors[f"{name}/{workers}"]
+        parts.append(
+            f"{name} {one:.2f} s / {many:.2f} s ({seconds / one:.2f}x / {seconds / many:.2f}x)"
+        )
+    return f"floors (1 / {workers} processes) and ratios: " + "; ".join(parts)
+
+
 def _workers(requested: int) -> int:
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return requested or max(1, min(8, cpus or 1))  # the CLI's default: one per CPU, at most 8
@@ -388,42 +408,45 @@ def main() -> None:
         startup = startup_seconds()
         print(f"CLI start-up (`fangpin screen` of an empty input, best of 3): {startup:.2f} s")
         print(
-            "floor: the file read in the CLI's block size, split into lines, each line parsed "
-            "by msgspec.json.decode (untyped), GC off; in 1 process, and in as many processes "
-            f"as the CLI has workers ({workers}), which take the blocks in turn"
+            "floors: the file read in the CLI's block size and split into lines, GC off, in 1 "
+            f"process and in as many processes as the CLI has workers ({workers}), which take "
+            "the blocks in turn; 'msgspec': each line parsed by msgspec.json.decode (untyped, "
+            "the JSON library of the reference path); 'columnar': each block's lines parsed "
+            "into columns by the CLI's columnar decoder (what the CLI parses with)"
         )
         out = workdir / "decisions.jsonl" if args.to_file else None
         where = "a temp file" if out is not None else "a pipe read by this benchmark"
         print(f"fangpin screen --workers {workers}, output to {where}:")
-        runs: list[tuple[Run, float, float]] = []
+        runs: list[tuple[Run, dict[str, float]]] = []
         for k in range(args.runs):
-            floor_1, counted = parse_floor(data, 1)
-            floor_w, counted_w = parse_floor(data, workers)
-            assert counted == counted_w == n, (counted, counted_w, n)
+            floors: dict[str, float] = {}
+            for name, columnar in (("msgspec", False), ("columnar", True)):
+                for processes in (1, workers):
+                    seconds, counted = parse_floor(data, processes, columnar)
+                    assert counted == n, (name, processes, counted, n)
+                    floors[f"{name}/{processes}"] = seconds
             run = run_cli(data, out, args.workers)
-            runs.append((run, floor_1, floor_w))
+            runs.append((run, floors))
             print(
                 f"  run {k + 1}: {run.seconds:.2f} s, {n / run.seconds:,.0f} households/s, "
                 f"exit {run.status}, {run.lines:,} lines, {run.size / 2**20:,.0f} MiB out; "
                 f"CPU {run.cpu_seconds:.1f} s ({run.cpu_seconds / n * 1e6:.1f} us/household); "
-                f"floor {floor_1:.2f} s (1 process) / {floor_w:.2f} s ({workers}): ratio "
-                f"{run.seconds / floor_1:.2f}x / {run.seconds / floor_w:.2f}x; "
                 f"peak RSS {run.tree_rss / 2**20:,.0f} MiB tree, "
                 f"{run.single_rss / 2**20:,.0f} MiB largest; "
                 f"load {run.load[0]:.1f} -> {run.load[1]:.1f}"
             )
+            print("    " + _ratios(run.seconds, floors, workers))
             if run.lines != n:
                 print(f"  !! {run.lines:,} output lines for {n:,} input lines")
-        best, floor_1, floor_w = min(runs, key=lambda r: r[0].seconds)
+        best, floors = min(runs, key=lambda r: r[0].seconds)
         median = sorted(r[0].seconds for r in runs)[len(runs) // 2]
         print(
             f"best: {best.seconds:.2f} s ({n / best.seconds:,.0f} households/s, "
             f"{(best.seconds - startup):.2f} s without start-up); median {median:.2f} s; "
-            f"ratio to floor {best.seconds / floor_1:.2f}x (1 process), "
-            f"{best.seconds / floor_w:.2f}x ({workers} processes); "
             f"peak RSS {max(r[0].tree_rss for r in runs) / 2**20:,.0f} MiB tree / "
             f"{max(r[0].single_rss for r in runs) / 2**20:,.0f} MiB largest process"
         )
+        print("  best run's " + _ratios(best.seconds, floors, workers))
         cpu = min(r[0].cpu_seconds for r in runs)
         print(
             f"CPU time of the CLI tree: {cpu:.1f} s ({cpu / n * 1e6:.1f} us/household); "

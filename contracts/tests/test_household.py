@@ -338,6 +338,17 @@ def test_decode_lines_reports_each_bad_line_and_keeps_the_rest() -> None:
     assert errors[4].path == "members[0].relation"
 
 
+def test_a_string_that_is_not_utf8_is_a_record_error_not_a_crash() -> None:
+    good = json.dumps(minimal(), ensure_ascii=False).encode()
+    broken = good.replace(b'"head"', b'"\xc0\xaf"')
+    households, origin, errors = decode_lines([broken, good])
+    assert origin == [1] and len(households) == 1
+    assert str(errors[0]) == ": invalid JSON (a string is not valid UTF-8)"
+    with pytest.raises(RecordError, match="not valid UTF-8"):
+        decode_household(broken)
+    assert household_id_of(broken) is None
+
+
 def test_check_households_reports_the_first_problem_per_household() -> None:
     base = validate_household(minimal())
     bad_id = msgspec.structs.replace(base, household_id="H_1")

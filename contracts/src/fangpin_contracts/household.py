@@ -394,8 +394,14 @@ def _join(path: str, field: str) -> str:
     return f"{path}.{field}" if path else field
 
 
-def _record_error(exc: msgspec.MsgspecError) -> RecordError:
+_DECODE_ERRORS: Final = (msgspec.MsgspecError, UnicodeDecodeError)
+"""What decoding a record may raise: msgspec's errors, and a string that is not UTF-8."""
+
+
+def _record_error(exc: msgspec.MsgspecError | UnicodeDecodeError) -> RecordError:
     """Turn a msgspec error (`... - at `$.members[0].name``) into a RecordError."""
+    if isinstance(exc, UnicodeDecodeError):
+        return RecordError("", "invalid JSON (a string is not valid UTF-8)")
     if not isinstance(exc, msgspec.ValidationError):
         return RecordError("", f"invalid JSON ({exc})")
     match = _LOCATION.match(str(exc))
@@ -425,7 +431,7 @@ def decode_household(raw: bytes | str) -> Household:
         raise RecordError("", "empty record")
     try:
         household = _DECODER.decode(raw)
-    except msgspec.MsgspecError as exc:
+    except _DECODE_ERRORS as exc:
         raise _record_error(exc) from None
     return _checked(household)
 
@@ -434,7 +440,7 @@ def validate_household(obj: dict[str, Any]) -> Household:
     """Validate already-parsed data (e.g. an event payload); raises RecordError."""
     try:
         household = msgspec.convert(obj, Household)
-    except msgspec.MsgspecError as exc:
+    except _DECODE_ERRORS as exc:
         raise _record_error(exc) from None
     return _checked(household)
 
@@ -449,7 +455,7 @@ def household_id_of(raw: bytes | str) -> str | None:
     """Best-effort `household_id` of a rejected record, for error lines; None when unknown."""
     try:
         obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError):
         return None
     value = obj.get("household_id") if isinstance(obj, dict) else None
     return value if isinstance(value, str) else None
@@ -467,13 +473,13 @@ def decode_lines(
     try:  # every line valid JSON of the schema's shape: one C-level pass
         decoded = list(map(_DECODER.decode, lines))
         origin = list(range(len(decoded)))
-    except msgspec.MsgspecError:
+    except _DECODE_ERRORS:
         decoded, origin = [], []
         decode = _DECODER.decode
         for index, line in enumerate(lines):
             try:
                 decoded.append(decode(line))
-            except msgspec.MsgspecError as exc:
+            except _DECODE_ERRORS as exc:
                 empty = not line.strip()
                 errors[index] = RecordError("", "empty record") if empty else _record_error(exc)
                 continue

@@ -41,17 +41,17 @@ def rejection_line(line: int, household_id: str | None, error: RecordError) -> s
 
 
 def _fragments(
-    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset
+    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset, columnar: bool
 ) -> tuple[list[bytes], int]:
     """Every output line as UTF-8 fragments in input order (joined: the output), rejections."""
-    population, origin, errors = population_of_lines(lines)
+    population, origin, errors = population_of_lines(lines, columnar)
     batch = decide_population(population, ruleset)
     rows = batch.render_rows()
     for k in np.flatnonzero(batch.invalid).tolist():
         error = batch.error(k)
         assert error is not None
         errors[origin[k]] = error
-    if not errors:
+    if not errors and np.array_equal(origin, np.arange(len(lines))):
         return rows.ravel().tolist(), 0
     out = np.full((len(lines), rows.shape[1]), b"", dtype=object)
     out[origin] = rows
@@ -63,22 +63,23 @@ def _fragments(
 
 
 def screen_lines(
-    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset
+    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset, columnar: bool = True
 ) -> ScreenedLines:
     """Decide every line (`first_line` is the 1-based number of `lines[0]`).
 
     A line that is not a valid v1 record (including a blank line) yields a rejection line
-    naming the field path; the other lines are decided in one batch.
+    naming the field path; the other lines are decided in one batch. `columnar=False` skips
+    the columnar decoder (see `population_of_lines`): the same output, slower.
     """
-    fragments, rejected = _fragments(lines, first_line, ruleset)
+    fragments, rejected = _fragments(lines, first_line, ruleset, columnar)
     return ScreenedLines(b"".join(fragments).decode("utf-8"), rejected)
 
 
 def screen_bytes(
-    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset
+    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset, columnar: bool = True
 ) -> ScreenedBlock:
     """`screen_lines`, the output as UTF-8 bytes (what the CLI writes)."""
-    fragments, rejected = _fragments(lines, first_line, ruleset)
+    fragments, rejected = _fragments(lines, first_line, ruleset, columnar)
     return ScreenedBlock(b"".join(fragments), rejected)
 
 
