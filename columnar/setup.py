@@ -2,12 +2,13 @@
 
 from setuptools import Extension, setup
 
+FLAGS = ["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+
 setup(
     ext_modules=[
         Extension(
-            "fangpin_columnar._columnar",
-            sources=["src/fangpin_columnar/_columnar.c"],
-            extra_compile_args=["-O2", "-std=c11", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            f"fangpin_columnar.{name}", [f"src/fangpin_columnar/{name}.c"], extra_compile_args=FLAGS
         )
+        for name in ("_columnar", "_text")
     ]
 )

@@ -112,22 +112,21 @@ class ColumnarDecoder:
 
     def _field(self, f: mi.Field, prefix: str, table: int) -> tuple[Any, ...]:
         path = f"{prefix}{f.name}"
-        kind_type = f.type
-        optional = False
-        if isinstance(kind_type, mi.UnionType):
-            kinds = [t for t in kind_type.types if not isinstance(t, mi.UnsetType)]
-            if len(kinds) != 1 or len(kinds) == len(kind_type.types):
-                raise UnsupportedSchema(f"{path}: unions other than `X | UnsetType`")
-            kind_type, optional = kinds[0], True
+        # msgspec.inspect drops UnsetType from `X | UnsetType = UNSET`: X, neither required
+        # nor with a default (`default` is UNSET below); other unions remain
+        if isinstance(f.type, mi.UnionType):
+            raise UnsupportedSchema(f"{path}: unions other than `X | UnsetType`")
         default = f.default
         if f.default_factory is not msgspec.NODEFAULT:
             default = f.default_factory
+        if not f.required and default is msgspec.NODEFAULT:
+            default = msgspec.UNSET
         kept = path in self._keep
         if kept or path in self._shapes or path in self._check_digits:
             self._used.add(path)
-        if kept and not f.required and (optional or default is msgspec.NODEFAULT):
+        if kept and default is msgspec.UNSET:
             raise UnsupportedSchema(f"{path}: a kept optional field needs a default")
-        spec = self._kind(kind_type, path, table, default, kept)
+        spec = self._kind(f.type, path, table, default, kept)
         kind, elem, idefault, fdefault, args = spec
         column = self._tables[table].add(path, elem, kind) if kept and elem else -1
         return (f.encode_name.encode(), kind, column, f.required, idefault, fdefault, args)
@@ -136,7 +135,7 @@ class ColumnarDecoder:
         self, t: mi.Type, path: str, table: int, default: Any, kept: bool
     ) -> tuple[int, int, int, float, tuple[Any, ...]]:
         """(kind, column element, int default, float default, kind arguments)."""
-        no_default = default is msgspec.NODEFAULT
+        no_default = default is msgspec.NODEFAULT or default is msgspec.UNSET
         if isinstance(t, mi.BoolType):
             return c.BOOL, c.U8, 0 if no_default else int(default), 0.0, ()
         if isinstance(t, mi.LiteralType):
@@ -145,6 +144,8 @@ class ColumnarDecoder:
             codes = self._keep.get(path) or {v: k for k, v in enumerate(t.values)}
             if set(codes) != set(t.values):
                 raise UnsupportedSchema(f"{path}: codes do not cover the Literal values")
+            if not all(isinstance(k, int | np.integer) and 0 <= k <= 127 for k in codes.values()):
+                raise UnsupportedSchema(f"{path}: Literal codes must be ints in 0..127 (int8)")
             values = tuple(v.encode() for v in t.values)
             code_of = tuple(codes[v] for v in t.values)
             return c.ENUM, c.U8, 0 if no_default else codes[default], 0.0, (values, code_of)
@@ -164,14 +165,28 @@ class ColumnarDecoder:
             fdefault = 0.0 if no_default else float(default)
             return c.FLOAT, c.F64, 0, fdefault, (True, float(t.ge))
         if isinstance(t, mi.DateType):
-            return c.DATE, c.I64, 0, 0.0, ()
+            return c.DATE, c.I64, 0 if no_default else default.toordinal(), 0.0, ()
         if isinstance(t, mi.StrType):
+            if kept and not no_default:  # a missing kept string would come out as None
+                raise UnsupportedSchema(f"{path}: a kept string must be required")
             return c.STR, c.OBJ, 0, 0.0, self._str_args(t, path)
         if isinstance(t, mi.StructType):
             if kept:
                 raise UnsupportedSchema(f"{path}: keep the fields of an object, not the object")
-            return c.OBJECT, 0, 0, 0.0, (self._spec(t, f"{path}.", table),)
+            tables = len(self._tables)
+            spec = self._spec(t, f"{path}.", table)
+            beneath = len(self._tables) > tables
+            beneath = beneath or any(p.startswith(f"{path}.") for p in self._keep)
+            if beneath and not (default is msgspec.NODEFAULT or default is t.cls):
+                # a missing object gives its fields' own defaults (and no list elements)
+                raise UnsupportedSchema(
+                    f"{path}: an object with kept fields may only default to its type's defaults"
+                    f" (default_factory={t.cls.__name__})"
+                )
+            return c.OBJECT, 0, 0, 0.0, (spec,)
         if isinstance(t, mi.ListType) and isinstance(t.item_type, mi.StructType):
+            if not (no_default or default is list):
+                raise UnsupportedSchema(f"{path}: a list may only default to empty")
             child = len(self._tables)
             self._tables.append(_Table(path))
             self._tables[child].parent_column = self._tables[child].add(
@@ -190,6 +205,8 @@ class ColumnarDecoder:
         low, high = t.min_length or 0, -1 if t.max_length is None else t.max_length
         allowed = last = None
         if shape is not None:
+            if not (shape.chars + shape.last_only).isascii():  # checked byte by byte
+                raise UnsupportedSchema(f"{path}: a TextShape of non-ASCII characters")
             low, high = max(low, shape.low), shape.high if high < 0 else min(high, shape.high)
             allowed, last = shape.chars, shape.last_only or None
         check = self._check_digits.get(path)

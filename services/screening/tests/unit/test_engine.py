@@ -308,15 +308,13 @@ def test_rendered_amounts_are_formatted_like_the_decision_encoding() -> None:
     assert '"per_capita":1e17' in batch.render_lines()[0]
 
 
-def test_rendered_rows_join_into_the_lines_each_with_its_newline() -> None:
+def test_render_puts_lines_in_the_order_asked_with_extra_lines_in_place() -> None:
     huge = household(income={"wage": 1.7e308, "business": 1.7e308})
     batch = decide_batch([household(per_capita=100.0), huge, household()], ruleset())
-    rows = batch.render_rows()
-    assert rows.shape[0] == 3
-    joined = [b"".join(row) for row in rows.tolist()]
     lines = batch.render_lines()
-    assert joined == [line.encode() + b"\n" for line in lines]
-    assert joined[1] == b"\n"
+    assert lines[1] == "" and batch.invalid.tolist() == [False, True, False]
+    data = batch.render(np.array([2, -1, 0, -2]), [b"first extra\n", b"second\n"])
+    assert data.decode().split("\n") == [lines[2], "first extra", lines[0], "second", ""]
 
 
 @pytest.mark.parametrize("high", [1, 3, 1000, 2**40])

@@ -40,47 +40,39 @@ def rejection_line(line: int, household_id: str | None, error: RecordError) -> s
     ).decode()
 
 
-def _fragments(
-    lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset, columnar: bool
-) -> tuple[list[bytes], int]:
-    """Every output line as UTF-8 fragments in input order (joined: the output), rejections."""
-    population, origin, errors = population_of_lines(lines, columnar)
-    batch = decide_population(population, ruleset)
-    rows = batch.render_rows()
-    for k in np.flatnonzero(batch.invalid).tolist():
-        error = batch.error(k)
-        assert error is not None
-        errors[origin[k]] = error
-    if not errors and np.array_equal(origin, np.arange(len(lines))):
-        return rows.ravel().tolist(), 0
-    out = np.full((len(lines), rows.shape[1]), b"", dtype=object)
-    out[origin] = rows
-    for index, error in errors.items():
-        text = rejection_line(first_line + index, household_id_of(lines[index]), error)
-        out[index] = b""
-        out[index, 0] = text.encode("utf-8") + b"\n"
-    return out.ravel().tolist(), len(errors)
-
-
-def screen_lines(
+def screen_bytes(
     lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset, columnar: bool = True
-) -> ScreenedLines:
-    """Decide every line (`first_line` is the 1-based number of `lines[0]`).
+) -> ScreenedBlock:
+    """Decide every line (`first_line` is the 1-based number of `lines[0]`), as UTF-8.
 
     A line that is not a valid v1 record (including a blank line) yields a rejection line
     naming the field path; the other lines are decided in one batch. `columnar=False` skips
     the columnar decoder (see `population_of_lines`): the same output, slower.
     """
-    fragments, rejected = _fragments(lines, first_line, ruleset, columnar)
-    return ScreenedLines(b"".join(fragments).decode("utf-8"), rejected)
+    population, origin, errors = population_of_lines(lines, columnar)
+    batch = decide_population(population, ruleset)
+    for k in np.flatnonzero(batch.invalid).tolist():
+        error = batch.error(k)
+        assert error is not None
+        errors[origin[k]] = error
+    if not errors and np.array_equal(origin, np.arange(len(lines))):
+        return ScreenedBlock(batch.render(), 0)
+    order = np.empty(len(lines), dtype=np.int64)
+    order[origin] = np.arange(len(origin))
+    rejections = []
+    for index, error in errors.items():
+        text = rejection_line(first_line + index, household_id_of(lines[index]), error)
+        rejections.append(text.encode("utf-8") + b"\n")
+        order[index] = -len(rejections)
+    return ScreenedBlock(batch.render(order, rejections), len(errors))
 
 
-def screen_bytes(
+def screen_lines(
     lines: Sequence[bytes], first_line: int, ruleset: CompiledRuleset, columnar: bool = True
-) -> ScreenedBlock:
-    """`screen_lines`, the output as UTF-8 bytes (what the CLI writes)."""
-    fragments, rejected = _fragments(lines, first_line, ruleset, columnar)
-    return ScreenedBlock(b"".join(fragments), rejected)
+) -> ScreenedLines:
+    """`screen_bytes` as text."""
+    block = screen_bytes(lines, first_line, ruleset, columnar)
+    return ScreenedLines(block.data.decode("utf-8"), block.rejected)
 
 
 def screen_block(blob: bytes, first_line: int, ruleset: CompiledRuleset) -> ScreenedBlock:

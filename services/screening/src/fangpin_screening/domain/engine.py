@@ -10,6 +10,7 @@ from typing import Any, Final
 
 import numpy as np
 
+from fangpin_columnar import join_lines
 from fangpin_contracts.household import Household, RecordError
 from fangpin_kit.parameters import Section
 
@@ -17,7 +18,7 @@ from .codes import CATEGORIES, EXCLUSIONS, REFERRALS, RISK_TYPES
 from .parameters import ScreeningParameters
 from .population import Population, population_of
 from .rules import RULES, RuleContext, RuleOutcome, evaluate_rules, per_capita_figures
-from .trace import TraceEntry, render_rows, trace_of
+from .trace import TraceEntry, render_columns, trace_of
 
 _RISK_RULES: Final = [r for r in RULES if r.kind == "risk"]
 _EXCLUSION_RULES: Final = [r for r in RULES if r.kind == "exclusion"]
@@ -188,19 +189,20 @@ class BatchDecisions:
         """
         if not len(self):
             return []
-        text = b"".join(self.render_rows().ravel().tolist()).decode("utf-8")
-        return text.split("\n")[:-1]
+        order = np.arange(len(self))
+        order[self.invalid] = -1
+        return self.render(order, [b"\n"]).decode("utf-8").split("\n")[:-1]
 
-    def render_rows(self) -> np.ndarray:
-        """Decision lines as an object array of UTF-8 fragments, one row per household.
+    def render(self, order: np.ndarray | None = None, extra: Sequence[bytes] = ()) -> bytes:
+        """Decision lines as UTF-8, each ending in a newline: line i for household i, or the
+        lines `order` lists (a negative value -k stands for `extra[k - 1]`, e.g. a rejection).
 
-        A row joined is the line `render_lines()` gives plus a newline (an invalid
-        household's row is just the newline). Households sharing every discrete value (hits,
-        counts, flags) share one template per part of the line, rendered once from
-        `decision(i)` with placeholders, so only the household id and the amounts are
-        formatted per line.
+        Households sharing every discrete value (hits, counts, flags) share one template per
+        part of the line, rendered once from `decision(i)` with placeholders, so only the
+        household id and the amounts are formatted per line; C assembles the lines.
         """
-        return render_rows(self, self.ruleset.templates, _TEMPLATE_CACHE_LIMIT)
+        columns = render_columns(self, self.ruleset.templates, _TEMPLATE_CACHE_LIMIT)
+        return join_lines(columns, len(self), order, extra)
 
     def discrete_columns(self) -> list[np.ndarray]:
         """Every non-float array a decision line depends on (the template key)."""

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import numpy as np
 
+from fangpin_columnar import Fragments
+
 if TYPE_CHECKING:
     from .engine import BatchDecisions
     from .rules import RuleOutcome
@@ -196,13 +198,13 @@ def _float_fragments(column: np.ndarray) -> list[bytes]:
     return msgspec.json.encode(column.tolist())[1:-1].split(b",")
 
 
-Column = bytes | np.ndarray | list[bytes]
+Column = bytes | list[bytes]
 """A column of line fragments: the same bytes on every line, or one per line."""
 
 
-def _fused(columns: list[Column]) -> list[Column]:
+def _fused(columns: list[Column | _Pieces]) -> list[Fragments]:
     """Concatenate a constant column into its neighbour: fewer fragments to join per line."""
-    fused: list[Column] = []
+    fused: list[Column | _Pieces] = []
     for column in columns:
         previous = fused[-1] if fused else None
         if isinstance(column, bytes) and isinstance(previous, bytes):
@@ -213,7 +215,7 @@ def _fused(columns: list[Column]) -> list[Column]:
             fused[-1] = column.prefixed(previous)
         else:
             fused.append(column)
-    return [c.expand() if isinstance(c, _Pieces) else c for c in fused]
+    return [(c.values, c.inverse) if isinstance(c, _Pieces) else c for c in fused]
 
 
 @dataclass(frozen=True)
@@ -229,29 +231,29 @@ class _Pieces:
     def suffixed(self, tail: bytes) -> _Pieces:
         return _Pieces([v + tail for v in self.values], self.inverse)
 
-    def expand(self) -> np.ndarray:
-        return np.array(self.values, dtype=object)[self.inverse]
 
-
-def render_rows(batch: BatchDecisions, cache: dict[object, _Template], limit: int) -> np.ndarray:
-    """Every line of `batch` as a row of UTF-8 fragments (see `BatchDecisions.render_rows`).
+def render_columns(
+    batch: BatchDecisions, cache: dict[object, _Template], limit: int
+) -> list[Fragments]:
+    """Every line of `batch` as columns of UTF-8 fragments (see `BatchDecisions.render`).
 
     Each part of the line (header, each trace entry) is grouped by the discrete values it
     shows; a template per group (cached across batches) is split around the float and
-    household-id slots. The result is an object array, one row per household, so a whole
-    chunk of lines is one `b"".join` of its raveled rows.
+    household-id slots. A column is then constant text, one fragment per line (an id, an
+    amount), or one of a few template pieces per line; `join_lines` assembles the lines.
+    A household marked invalid gets a line too (the caller puts its rejection in its place).
     """
     n = len(batch)
     float_columns = batch.float_columns()
     slots = {id(a): _float_slot(k) for k, a in enumerate(float_columns)}
     if n == 0:
-        return np.empty((0, 1), dtype=object)
+        return []
     slot_text: dict[str, list[bytes]] = {"H": _id_fragments(batch.population.household_id)}
     for k, column in enumerate(float_columns):
         slot_text[f"F{k}"] = _float_fragments(column)
     if len(cache) > limit:
         cache.clear()
-    columns: list[Column] = []
+    columns: list[Column | _Pieces] = []
     for part in _parts(batch, slots):
         table = np.array(part.keys, dtype=np.int64).reshape(len(part.keys), n)
         first, inverse = _group(table)
@@ -273,12 +275,4 @@ def render_rows(batch: BatchDecisions, cache: dict[object, _Template], limit: in
                 columns.append(_Pieces([t.pieces[j] for t in templates], inverse))
             if slot is not None:
                 columns.append(slot_text[slot])
-    fused = _fused(columns)
-    out = np.empty((n, len(fused)), dtype=object)
-    for j, column in enumerate(fused):
-        out[:, j] = column
-    invalid = np.flatnonzero(batch.invalid)
-    if invalid.size:
-        out[invalid] = b""
-        out[invalid, -1] = b"\n"
-    return out
+    return _fused(columns)
