@@ -15,7 +15,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
-$(STAMP): uv.lock pyproject.toml $(UV)
+$(STAMP): uv.lock pyproject.toml $(UV) columnar/setup.py $(wildcard columnar/src/fangpin_columnar/*.c)
 	UV_PYTHON=$(PYTHON) $(UV) sync --frozen --all-packages --quiet
 	touch $(STAMP)
 
