@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 import numpy as np
@@ -20,25 +20,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from screening_support import AS_OF, id_number, ruleset
 
+from fangpin_contracts.household import Employment, EventKind, Relation, SchoolStage
 from fangpin_screening.domain.batch import screen_bytes
 from fangpin_screening.domain.lines import LINE_DECODER, population_of_lines
 from fangpin_screening.domain.population import Population
 
 SPEC = Path(__file__).resolve().parents[4] / "spec" / "examples"
 
-RELATIONS = ["head", "spouse", "child", "parent", "grandchild", "sibling", "other"]
-EMPLOYMENT = [
-    "none",
-    "farming",
-    "local_job",
-    "migrant_stable",
-    "migrant_unstable",
-    "public_post",
-    "self_employed",
-    "public_employee",
-]
-SCHOOL = ["none", "preschool", "primary", "junior", "senior", "vocational", "college"]
-EVENTS = ["disaster", "accident", "industry_failure", "serious_illness", "job_loss"]
+# every value schema v1 allows, taken from the model
+RELATIONS = list(get_args(Relation))
+EMPLOYMENT = list(get_args(Employment))
+SCHOOL = list(get_args(SchoolStage))
+EVENTS = list(get_args(EventKind))
 
 AMOUNT = st.one_of(
     st.integers(min_value=0, max_value=10**7),
