@@ -6,9 +6,9 @@
  * checked and written to the columns, or left to the caller (its index lands in `rejected`)
  * with every row it had started rolled back. The parser is deliberately narrower than JSON:
  * anything it is not certain the reference decoder would accept with the same values (an
- * escape in a string, a number with an exponent or a sign, `null`, a duplicate key...) is
- * rejected, and the caller's reference path decides that line. It never reads outside a
- * line's bytes.
+ * escape in a string it keeps or checks character by character, a number with an exponent
+ * or a sign, `null`, a duplicate key...) is rejected, and the caller's reference path
+ * decides that line. It never reads outside a line's bytes.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -172,12 +172,50 @@ static void init_plain(void) {
     for (int b = 0x20; b < 0x80; b++) PLAIN[b] = b != '"' && b != '\\';
 }
 
-/* A string without escapes or control characters: its raw bytes and its length in characters
- * (valid UTF-8 only; anything else is left to the reference path). */
-static int scan_string(Cursor *c, const unsigned char **start, Py_ssize_t *len, Py_ssize_t *chars) {
+static int hex4(const unsigned char *p, unsigned int *out) {
+    unsigned int value = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned char h = p[k];
+        unsigned int digit;
+        if (h >= '0' && h <= '9') digit = h - '0';
+        else if (h >= 'a' && h <= 'f') digit = h - 'a' + 10;
+        else if (h >= 'A' && h <= 'F') digit = h - 'A' + 10;
+        else return -1;
+        value = value * 16 + digit;
+    }
+    *out = value;
+    return 0;
+}
+
+/* Length of the escape at p (just after its backslash), 0 when it is not one the reference
+ * decoder takes: \" \\ \/ \b \f \n \r \t, \uXXXX outside the surrogates, or a high
+ * surrogate escape followed by a low one (one character either way). */
+static Py_ssize_t escape_length(const unsigned char *p, const unsigned char *end) {
+    if (p >= end) return 0;
+    switch (*p) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't': return 1;
+    case 'u': break;
+    default: return 0;
+    }
+    unsigned int unit, low;
+    if (end - p < 5 || hex4(p + 1, &unit) < 0) return 0;
+    if (unit < 0xD800 || unit > 0xDFFF) return 5;
+    if (unit > 0xDBFF) return 0; /* a low surrogate first */
+    if (end - p < 11 || p[5] != '\\' || p[6] != 'u' || hex4(p + 7, &low) < 0) return 0;
+    return low >= 0xDC00 && low <= 0xDFFF ? 11 : 0;
+}
+
+#define ESCAPED 1 /* scan_string: a valid string with escapes (its bytes are not its text) */
+
+/* A string: its raw bytes and its length in characters. 0 when the bytes are its text (no
+ * escape; valid UTF-8, no control character); with `escapes`, ESCAPED when it also holds
+ * escapes the reference decoder takes; REJECT otherwise. */
+static int scan_string_escaped(Cursor *c, const unsigned char **start, Py_ssize_t *len,
+                               Py_ssize_t *chars, int escapes) {
     if (c->p >= c->end || *c->p != '"') return REJECT;
     const unsigned char *p = ++c->p, *end = c->end;
     Py_ssize_t n = 0;
+    int escaped = 0;
     while (p < end) {
         const unsigned char *run = p;
         while (p < end && PLAIN[*p]) p++;
@@ -189,9 +227,17 @@ static int scan_string(Cursor *c, const unsigned char **start, Py_ssize_t *len, 
             *len = p - c->p;
             *chars = n;
             c->p = p + 1;
-            return 0;
+            return escaped ? ESCAPED : 0;
         }
-        if (b < 0x80) return REJECT; /* an escape or a control character */
+        if (b == '\\' && escapes) {
+            Py_ssize_t length = escape_length(p + 1, end);
+            if (!length) return REJECT;
+            p += 1 + length;
+            n++;
+            escaped = 1;
+            continue;
+        }
+        if (b < 0x80) return REJECT; /* a control character, or an escape not asked for */
         /* strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF */
         int extra;
         unsigned char lo = 0x80, hi = 0xBF;
@@ -213,6 +259,11 @@ static int scan_string(Cursor *c, const unsigned char **start, Py_ssize_t *len, 
         n++;
     }
     return REJECT;
+}
+
+static inline int scan_string(Cursor *c, const unsigned char **start, Py_ssize_t *len,
+                              Py_ssize_t *chars) {
+    return scan_string_escaped(c, start, len, chars, 0);
 }
 
 static int parse_bool(Cursor *c, long long *out) {
@@ -342,7 +393,9 @@ static int parse_date(Cursor *c, long long *out) {
 static int parse_str(Cursor *c, const Field *f, PyObject **out) {
     const unsigned char *s;
     Py_ssize_t len, chars;
-    if (scan_string(c, &s, &len, &chars) < 0) return REJECT;
+    /* escapes only where the text itself is neither kept nor checked character by character */
+    int plain = !out && !f->has_charset && !f->check_digit;
+    if (scan_string_escaped(c, &s, &len, &chars, plain) < 0) return REJECT;
     if (chars < f->min_chars || (f->max_chars >= 0 && chars > f->max_chars)) return REJECT;
     if (f->has_charset) {
         if (len == 0) return REJECT;

@@ -239,6 +239,15 @@ def test_the_examples_screen_alike_and_the_columnar_decoder_takes_the_valid_ones
     assert taken == population_of_lines(lines)[0].n  # every valid example taken by the C path
 
 
+def test_names_escaped_as_ascii_are_taken_by_the_columnar_decoder() -> None:
+    # exports written with json.dumps' default ensure_ascii=True escape every Chinese name
+    lines = (SPEC / "screening_in.jsonl").read_bytes().splitlines()
+    escaped = [json.dumps(json.loads(line)).encode() for line in lines]
+    assert any(b"\\u" in line for line in escaped)
+    assert LINE_DECODER.decode(escaped).rejected == LINE_DECODER.decode(lines).rejected
+    assert_same_screening(escaped)
+
+
 def test_a_valid_line_the_columnar_decoder_leaves_is_decided_by_the_reference_path() -> None:
     line = (SPEC / "screening_in.jsonl").read_bytes().splitlines()[0]
     escaped = line.replace(b'"H00900"', b'"\\u004800900"', 1)
