@@ -225,123 +225,73 @@ def _text_action(
     _emit_case(call("approval", Stub, run))
 
 
-@app.command("publish-notice")
-def publish_notice(
-    case_id: str,
-    comment: str = Comment,
-    attachment: list[str] = Attachments,
-    expected_version: int = ExpectedVersion,
-    actor_id: str | None = ActorId,
-    actor_name: str | None = ActorName,
-    role: str | None = ActorRole,
-    level: str | None = ActorLevel,
-    region: str | None = ActorRegion,
-) -> None:
-    """Start the village public notice (公示) after the democratic appraisal."""
-    actor = actor_from(actor_id, actor_name, role, level, region)
-    _text_action("PublishNotice", case_id, comment, attachment, expected_version, actor)
+def _text_command(name: str, rpc: str, doc: str, text: Any = Comment) -> None:
+    """Register `fangpin case <name> CASE_ID`: an action with a text (`--comment` by
+    default), attachments and the actor, sent as `rpc` (a CaseActionRequest)."""
+
+    def command(
+        case_id: str,
+        text: str = text,
+        attachment: list[str] = Attachments,
+        expected_version: int = ExpectedVersion,
+        actor_id: str | None = ActorId,
+        actor_name: str | None = ActorName,
+        role: str | None = ActorRole,
+        level: str | None = ActorLevel,
+        region: str | None = ActorRegion,
+    ) -> None:
+        actor = actor_from(actor_id, actor_name, role, level, region)
+        _text_action(rpc, case_id, text, attachment, expected_version, actor)
+
+    command.__doc__ = doc
+    command.__name__ = name.replace("-", "_")
+    app.command(name)(command)
 
 
-@app.command("object")
-def object_(
-    case_id: str,
-    comment: str = typer.Option(..., "--comment", help="the objection's content"),
-    attachment: list[str] = Attachments,
-    expected_version: int = ExpectedVersion,
-    actor_id: str | None = ActorId,
-    actor_name: str | None = ActorName,
-    role: str | None = ActorRole,
-    level: str | None = ActorLevel,
-    region: str | None = ActorRegion,
-) -> None:
-    """Record an objection raised during the notice: the case goes back to verification."""
-    actor = actor_from(actor_id, actor_name, role, level, region)
-    _text_action("Object", case_id, comment, attachment, expected_version, actor)
+def _required(flag: str, help: str) -> Any:
+    return typer.Option(..., flag, help=help)
 
 
-@app.command("return")
-def return_(
-    case_id: str,
-    comment: str = typer.Option(..., "--comment", help="why the case goes back"),
-    attachment: list[str] = Attachments,
-    expected_version: int = ExpectedVersion,
-    actor_id: str | None = ActorId,
-    actor_name: str | None = ActorName,
-    role: str | None = ActorRole,
-    level: str | None = ActorLevel,
-    region: str | None = ActorRegion,
-) -> None:
-    """Send the case back one step (退回) from town review or county approval."""
-    actor = actor_from(actor_id, actor_name, role, level, region)
-    _text_action("ReturnCase", case_id, comment, attachment, expected_version, actor)
-
-
-@app.command("reject")
-def reject(
-    case_id: str,
-    reason: str = typer.Option(..., "--reason", help="why the case is refused"),
-    attachment: list[str] = Attachments,
-    expected_version: int = ExpectedVersion,
-    actor_id: str | None = ActorId,
-    actor_name: str | None = ActorName,
-    role: str | None = ActorRole,
-    level: str | None = ActorLevel,
-    region: str | None = ActorRegion,
-) -> None:
-    """Refuse the case at its current step (不予认定 / 不予消除)."""
-    actor = actor_from(actor_id, actor_name, role, level, region)
-    _text_action("RejectCase", case_id, reason, attachment, expected_version, actor)
-
-
-@app.command("withdraw")
-def withdraw(
-    case_id: str,
-    reason: str = typer.Option(..., "--reason", help="why the application is withdrawn"),
-    attachment: list[str] = Attachments,
-    expected_version: int = ExpectedVersion,
-    actor_id: str | None = ActorId,
-    actor_name: str | None = ActorName,
-    role: str | None = ActorRole,
-    level: str | None = ActorLevel,
-    region: str | None = ActorRegion,
-) -> None:
-    """The household (or the nominating village) withdraws the case."""
-    actor = actor_from(actor_id, actor_name, role, level, region)
-    _text_action("WithdrawCase", case_id, reason, attachment, expected_version, actor)
-
-
-@app.command("green-channel")
-def green_channel(
-    case_id: str,
-    comment: str = typer.Option(..., "--comment", help="the sudden, urgent hardship"),
-    attachment: list[str] = Attachments,
-    expected_version: int = ExpectedVersion,
-    actor_id: str | None = ActorId,
-    actor_name: str | None = ActorName,
-    role: str | None = ActorRole,
-    level: str | None = ActorLevel,
-    region: str | None = ActorRegion,
-) -> None:
-    """Confirm urgent hardship (绿色通道); village and town both confirm, then it opens."""
-    actor = actor_from(actor_id, actor_name, role, level, region)
-    _text_action("OpenGreenChannel", case_id, comment, attachment, expected_version, actor)
-
-
-@app.command("system-entry")
-def system_entry(
-    case_id: str,
-    comment: str = Comment,
-    attachment: list[str] = Attachments,
-    expected_version: int = ExpectedVersion,
-    actor_id: str | None = ActorId,
-    actor_name: str | None = ActorName,
-    role: str | None = ActorRole,
-    level: str | None = ActorLevel,
-    region: str | None = ActorRegion,
-) -> None:
-    """Record that the county entered the approved case in the national system."""
-    actor = actor_from(actor_id, actor_name, role, level, region)
-    _text_action("RecordSystemEntry", case_id, comment, attachment, expected_version, actor)
+_text_command(
+    "publish-notice",
+    "PublishNotice",
+    "Start the village public notice (公示) after the democratic appraisal.",
+)
+_text_command(
+    "object",
+    "Object",
+    "Record an objection raised during the notice: the case goes back to verification.",
+    _required("--comment", "the objection's content"),
+)
+_text_command(
+    "return",
+    "ReturnCase",
+    "Send the case back one step (退回) from town review or county approval.",
+    _required("--comment", "why the case goes back"),
+)
+_text_command(
+    "reject",
+    "RejectCase",
+    "Refuse the case at its current step (不予认定 / 不予消除).",
+    _required("--reason", "why the case is refused"),
+)
+_text_command(
+    "withdraw",
+    "WithdrawCase",
+    "The household (or the nominating village) withdraws the case.",
+    _required("--reason", "why the application is withdrawn"),
+)
+_text_command(
+    "green-channel",
+    "OpenGreenChannel",
+    "Confirm urgent hardship (绿色通道); village and town both confirm, then it opens.",
+    _required("--comment", "the sudden, urgent hardship"),
+)
+_text_command(
+    "system-entry",
+    "RecordSystemEntry",
+    "Record that the county entered the approved case in the national system.",
+)
 
 
 @app.command("nominate")

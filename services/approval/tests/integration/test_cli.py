@@ -104,3 +104,21 @@ async def test_register_show_prints_the_households_status_and_open_case(
     )
     listed = await fangpin(grpc_target, "register", "list", "--status", "monitored")
     assert [e["household_id"] for e in lines(listed)] == ["H00001"]
+
+
+async def test_text_actions_send_their_text_and_require_it_where_it_is_required(
+    db: Database, ctx: ApprovalContext, grpc_target: str
+) -> None:
+    case, _ = await committed(db, lambda uow: handlers.on_screening_decided(uow, ctx, decision()))
+    missing = await fangpin(grpc_target, "case", "withdraw", case.id, actor=VILLAGE_CADRE)
+    assert missing.exit_code == 2 and "--reason" in missing.output
+    withdrawn = await fangpin(
+        grpc_target,
+        "case", "withdraw", case.id, "--reason", "家庭收入已恢复", "--attachment", "doc-1",
+        actor=VILLAGE_CADRE,
+    )  # fmt: skip
+    assert withdrawn.exit_code == 0, withdrawn.output
+    [shown] = lines(await fangpin(grpc_target, "case", "show", case.id))
+    assert shown["status"] == "withdrawn"
+    assert shown["timeline"][-1]["reason"] == "家庭收入已恢复"
+    assert shown["timeline"][-1]["attachments"] == ["doc-1"]
