@@ -79,6 +79,10 @@ class ColumnarDecoder:
     and `check_digits` add string checks the reference path makes after decoding, by path.
     Booleans come out as bool arrays, Literal codes and small integers as int8, floats as
     float64, dates as proleptic ordinals (int64), strings as lists of str.
+
+    A decoder reuses its buffers from one `decode` to the next; each call runs in C from
+    start to end with the GIL held, so threads sharing a decoder take turns (one per process
+    is what the CLI's forked workers use).
     """
 
     def __init__(
