@@ -67,6 +67,7 @@ class Columns:
     parents: dict[str, np.ndarray]
 
     def __getitem__(self, path: str) -> Any:
+        """The column of `path` (`money.wage`, `people.name`), whichever table holds it."""
         head, dot, _ = path.partition(".")
         return self.tables[head if dot and head in self.parents else ""][path]
 
