@@ -216,15 +216,17 @@ _SHAPES: Final = {
 }
 _TABLES: Final = {shape: (shape.table(), shape.table(last=True)) for shape in _SHAPES.values()}
 
-TEXT_SHAPES: Final = {
-    "household_id": _SHAPES[_HOUSEHOLD_ID],
-    "region.county": _SHAPES[_COUNTY],
-    "region.town": _SHAPES[_TOWN],
-    "region.village": _SHAPES[_VILLAGE],
-    "members.id_number": _SHAPES[_ID_NUMBER],
+_PATTERNS: Final = {
+    "household_id": _HOUSEHOLD_ID,
+    "region.county": _COUNTY,
+    "region.town": _TOWN,
+    "region.village": _VILLAGE,
+    "members.id_number": _ID_NUMBER,
 }
-"""The schema patterns by field path, as character sets and lengths (what `check_households`
-checks after decoding), for decoders that check them while parsing."""
+"""The schema pattern of each field path that has one (`check_households` checks them)."""
+TEXT_SHAPES: Final = {path: _SHAPES[element] for path, element in _PATTERNS.items()}
+"""The same patterns as character sets and lengths, for decoders that check them while
+parsing."""
 
 
 def _fixed_fits(
@@ -361,15 +363,19 @@ def check_households(households: Sequence[Household]) -> dict[int, RecordError]:
         for i in indices:
             errors.setdefault(i, RecordError(path, reason))
 
-    flag(_mismatches(list(map(_GET_ID, households)), _HOUSEHOLD_ID), "household_id", _HOUSEHOLD_ID)
+    def check(path: str, values: list[str], where: list[int] | None = None) -> None:
+        """Flag the values (of households `where`, default all) not matching `path`'s pattern."""
+        element = _PATTERNS[path]
+        bad = _mismatches(values, element)
+        flag(bad if where is None else [where[k] for k in bad], path, element)
+
+    check("household_id", list(map(_GET_ID, households)))
     regions = list(map(_GET_REGION, households))
-    flag(_mismatches(list(map(_GET_COUNTY, regions)), _COUNTY), "region.county", _COUNTY)
+    check("region.county", list(map(_GET_COUNTY, regions)))
     towns = list(map(_GET_TOWN, regions))
     with_town = [i for i, town in enumerate(towns) if town is not UNSET]
-    if len(with_town) < len(towns):
-        towns = [towns[i] for i in with_town]
-    flag([with_town[k] for k in _mismatches(towns, _TOWN)], "region.town", _TOWN)
-    flag(_mismatches(list(map(_GET_VILLAGE, regions)), _VILLAGE), "region.village", _VILLAGE)
+    check("region.town", [towns[i] for i in with_town], with_town)
+    check("region.village", list(map(_GET_VILLAGE, regions)))
 
     member_lists = list(map(_GET_MEMBERS, households))
     ids = list(map(_GET_ID_NUMBER, chain.from_iterable(member_lists)))
@@ -380,8 +386,13 @@ def check_households(households: Sequence[Household]) -> dict[int, RecordError]:
     owner = np.repeat(np.arange(len(households)), counts)
     position = np.arange(len(ids)) - np.repeat(np.cumsum(counts) - counts, counts)
     for flat in invalid:
-        element = None if _single(_ID_NUMBER).fullmatch(ids[flat]) else _ID_NUMBER
-        flag([int(owner[flat])], f"members[{int(position[flat])}].id_number", element)
+        element = _PATTERNS["members.id_number"]
+        shaped = _single(element).fullmatch(ids[flat])
+        flag(
+            [int(owner[flat])],
+            f"members[{int(position[flat])}].id_number",
+            None if shaped else element,
+        )
     return errors
 
 
