@@ -9,7 +9,7 @@ STAMP := $(VENV)/.fangpin-installed
 SERVICES := intake screening approval assistance notify
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format alembic-check unit proto bench migration clean
+.PHONY: install run test test-dates lint format alembic-check unit proto bench migration clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -37,6 +37,11 @@ alembic-check: install
 
 test: lint alembic-check
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the date-sensitive part of the suite as if the machine's clock read other days (see
+# docs/ARCHITECTURE.md, "How time flows"); FANGPIN_TEST_DATES="2027-10-08 ..." picks others
+test-dates: install
+	$(PY) tools/test_dates.py $(PYTEST_ARGS)
 
 proto: install
 	$(PY) tools/gen_proto.py

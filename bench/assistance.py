@@ -31,17 +31,10 @@ from fangpin_assistance.service_layer.handlers import AssistanceContext  # noqa:
 from fangpin_cli.demo import id_number  # noqa: E402
 from fangpin_contracts.cloudevents import CloudEvent, new_event  # noqa: E402
 from fangpin_kit import migrations  # noqa: E402
+from fangpin_kit.clock import ManualClock, china_date  # noqa: E402
 from fangpin_kit.db import Database  # noqa: E402
 
 COUNTY = "652827"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def decision(n: int, at: datetime) -> CloudEvent:
@@ -97,10 +90,12 @@ def figures(label: str, n: int, elapsed: float, latencies: list[float]) -> None:
 async def run(n: int, url: str) -> None:
     migrations.upgrade(MIGRATIONS, url)
     database = Database.connect(url, metadata)
-    clock = Clock()
+    clock = ManualClock(datetime(2024, 5, 6, 2, 0, tzinfo=UTC))  # Monday 10:00 in China
     ctx = AssistanceContext(
         county=COUNTY,
-        params_on=assistance_rules_provider(ROOT / "rulesets", COUNTY[:2]),
+        params_on=assistance_rules_provider(
+            ROOT / "rulesets", COUNTY[:2], check_on=china_date(clock.now)
+        ),
         catalog=county_catalog(),
         clock=clock,
     )

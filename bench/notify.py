@@ -7,14 +7,14 @@ import asyncio
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from fangpin_kit import migrations
-from fangpin_kit.clock import CHINA
+from fangpin_kit.clock import CHINA, ManualClock
 from fangpin_kit.db import Database
 from fangpin_kit.logging import configure_logging
 from fangpin_kit.settings import repo_root
@@ -33,14 +33,6 @@ from fangpin_notify.service_layer.reminders import sweep
 COUNTY = "652827"
 DUE = date(2024, 6, 12)
 CHUNK = 2000
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.combine(DUE - timedelta(days=2), day_time(9), CHINA).astimezone(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def village(n: int) -> str:
@@ -91,7 +83,7 @@ async def seed(db: Database, ctx: NotifyContext, deadlines: int, cadres: int) ->
 async def run(db_url: str, deadlines: int, cadres: int) -> None:
     migrations.upgrade(MIGRATIONS, db_url)
     db = Database.connect(db_url, metadata)
-    clock = Clock()
+    clock = ManualClock(datetime.combine(DUE - timedelta(days=2), day_time(9), CHINA))
     rulesets = repo_root() / "rulesets"
     ctx = NotifyContext(
         county=COUNTY,

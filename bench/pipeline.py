@@ -13,7 +13,6 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import nats
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from fangpin_cli.bus import publish_one  # noqa: E402
 from fangpin_cli.demo import DemoCounty, generate_households  # noqa: E402
+from fangpin_cli.today import today  # noqa: E402
 from fangpin_contracts.cloudevents import CloudEvent  # noqa: E402
 from fangpin_contracts.subjects import subject  # noqa: E402
 from tests.e2e.harness import import_households, running_suite  # noqa: E402
@@ -63,7 +63,7 @@ async def bare_floor(url: str, n: int, payload: bytes) -> float:
 
 async def main(n: int) -> None:
     demo = DemoCounty(county="652827", households=n + IDLE, seed=11)
-    households = generate_households(demo, date.today())
+    households = generate_households(demo, today())
     for record in households:  # every household low-income: each warning opens a case
         size = len(record["members"])
         record["income"] = {"wage": 1000.0 * size, "business": 1000.0 * size}
@@ -98,7 +98,7 @@ async def main(n: int) -> None:
                         "dept": "civil_affairs",
                         "kind": "temporary_relief",
                         "household_id": h["household_id"],
-                        "observed_at": date.today().isoformat(),
+                        "observed_at": today().isoformat(),
                     },
                 }
                 for i, h in enumerate(households)
@@ -121,7 +121,7 @@ async def main(n: int) -> None:
                         "dept": "civil_affairs",
                         "kind": "temporary_relief",
                         "household_id": key,
-                        "observed_at": date.today().isoformat(),
+                        "observed_at": today().isoformat(),
                     },
                 }
                 t0 = time.perf_counter()

@@ -16,6 +16,7 @@ import yaml
 
 from fangpin_cli.demo import DemoCounty, generate_households
 from fangpin_kit import migrations
+from fangpin_kit.clock import ManualClock
 from fangpin_kit.db import Database
 from fangpin_kit.logging import configure_logging
 from fangpin_kit.settings import repo_root
@@ -46,14 +47,6 @@ class MemoryRegistry:
                 yield line
 
 
-class Clock:
-    def __init__(self, now: dt.datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-
 def rulesets(root: Path, start: dt.date, threshold: int) -> Path:
     """The baseline rulesets plus a new monitoring threshold from `start`."""
     document = yaml.safe_load((repo_root() / "rulesets" / "cn" / "screening.yaml").read_text())
@@ -70,7 +63,7 @@ async def bench(url: str, households: int, batch: int, workdir: Path) -> None:
     records = generate_households(DemoCounty(COUNTY, households), today)
     migrations.upgrade(MIGRATIONS, url)
     database = Database.connect(url, metadata)
-    clock = Clock(dt.datetime.combine(today, dt.time(9), CHINA))
+    clock = ManualClock(dt.datetime.combine(today, dt.time(9), CHINA))
     rules = ScreeningRules(rulesets(workdir / "rulesets", dt.date(2026, 7, 1), 9500), COUNTY[:2])
     ctx = ScreeningContext(county=COUNTY, rules=rules, clock=clock)
     rescreener = Rescreener(database, ctx, MemoryRegistry(records), batch=batch)

@@ -141,3 +141,25 @@ def test_module_functions_use_the_official_calendar() -> None:
     assert not workdays.is_workday(D(2024, 10, 7))
     assert workdays.add_working_days(D(2024, 2, 8), 5) == D(2024, 2, 21)
     assert workdays.default_calendar() is workdays.default_calendar()
+
+
+def test_services_count_with_the_shipped_file_plus_the_county_file(tmp_path: Path) -> None:
+    (tmp_path / "calendar.yaml").write_text("holidays: [2027-02-08]\n", encoding="utf-8")
+    county = tmp_path / "county.yaml"
+    county.write_text("workdays: [2027-02-20]\ncomplete_years: [2027]\n", encoding="utf-8")
+    calendar = workdays.load_calendar(tmp_path, county)
+    assert not calendar.is_workday(D(2027, 2, 8))  # a Monday off (shipped file)
+    assert calendar.is_workday(D(2027, 2, 20))  # a make-up Saturday (county file)
+    assert workdays.fallback_years(calendar, [2026, 2027, 2028]) == [2028]
+
+
+def test_a_missing_county_calendar_file_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match=r"calendar_file: .*nowhere\.yaml"):
+        workdays.load_calendar(tmp_path, tmp_path / "nowhere.yaml")
+
+
+def test_the_repository_calendar_file_loads() -> None:
+    from fangpin_kit.settings import repo_root
+
+    calendar = workdays.load_calendar(repo_root() / "rulesets")
+    assert calendar.is_workday(D(2026, 2, 28))  # the library's 2026 make-up Saturday

@@ -6,27 +6,39 @@ import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fangpin.v1 import intake_pb2, intake_pb2_grpc
 from fangpin_cli.launcher import Suite
+from fangpin_kit.clock import offset_to
 from fangpin_kit.grpcclient import channel
 
 
 @asynccontextmanager
 async def running_suite(
     var_dir: Path,
+    *,
+    start: datetime,
     county: str = "652827",
     services: tuple[str, ...] = ("intake", "screening", "approval", "assistance", "notify"),
     env: dict[str, str] | None = None,
 ) -> AsyncIterator[Suite]:
-    """Start nats-server and the services on free ports; stop everything afterwards."""
+    """Start nats-server and the services on free ports; stop everything afterwards.
+
+    Every service's clock reads `start` when the suite starts (one shared offset), so the test's
+    dates are the ones it names, whatever day it runs."""
     suite = Suite(
         var_dir=var_dir,
         county=county,
         services=services,
-        env={"FANGPIN_EMBEDDED_NATS_PORT": "0", "FANGPIN_LOG_LEVEL": "WARNING", **(env or {})},
+        env={
+            "FANGPIN_EMBEDDED_NATS_PORT": "0",
+            "FANGPIN_LOG_LEVEL": "WARNING",
+            "FANGPIN_CLOCK_OFFSET_SECONDS": str(offset_to(start)),
+            **(env or {}),
+        },
     )
     from fangpin_kit.natsserver import free_port
 

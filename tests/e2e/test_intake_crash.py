@@ -12,6 +12,7 @@ import pytest
 
 from fangpin_cli.bus import publish_warnings
 from fangpin_cli.demo import DemoCounty, generate_households
+from fangpin_kit.clock import in_china
 from fangpin_kit.testing import wait_until
 
 from .harness import import_households, running_suite, store_count, store_rows
@@ -19,14 +20,16 @@ from .harness import import_households, running_suite, store_count, store_rows
 pytestmark = pytest.mark.e2e
 
 N = 300
+TODAY = date(2026, 1, 12)  # a Monday, a week after the warnings were observed
+START = in_china(TODAY)
 
 
 async def test_sigkilled_intake_processes_every_warning_exactly_once(tmp_path: Path) -> None:
     demo = DemoCounty(county="652827", households=N, seed=7)
-    households = generate_households(demo, date.today())
+    households = generate_households(demo, TODAY)
     # a killed consumer's unacknowledged messages come back after ack_wait
     env = {"FANGPIN_ACK_WAIT_SECONDS": "3"}
-    async with running_suite(tmp_path, services=("intake",), env=env) as suite:
+    async with running_suite(tmp_path, start=START, services=("intake",), env=env) as suite:
         assert suite.nats is not None
         await import_households(suite, households)
         warnings = [

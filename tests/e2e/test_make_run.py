@@ -8,23 +8,32 @@ import re
 import sqlite3
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import psutil
 import pytest
 
+from fangpin_kit.clock import in_china, offset_to
+
 pytestmark = pytest.mark.e2e
 
 FANGPIN = [sys.executable, "-m", "fangpin_cli.main"]
+# the demo is generated for, and the services run on, a day the test names
+START = in_china(date(2026, 6, 1))
 
 
-def run_once(var_dir: Path) -> str:
+def run_once(var_dir: Path, clock_offset: float) -> str:
     result = subprocess.run(
         [*FANGPIN, "run", "--once", "--var-dir", str(var_dir), "--households", "60"],
         capture_output=True,
         text=True,
         timeout=240,
-        env={**os.environ, "FANGPIN_LOG_LEVEL": "WARNING"},
+        env={
+            **os.environ,
+            "FANGPIN_LOG_LEVEL": "WARNING",
+            "FANGPIN_CLOCK_OFFSET_SECONDS": str(clock_offset),
+        },
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
@@ -33,13 +42,14 @@ def run_once(var_dir: Path) -> str:
 def test_run_starts_everything_loads_the_demo_and_a_rerun_duplicates_nothing(
     tmp_path: Path,
 ) -> None:
-    first = run_once(tmp_path)
+    offset = offset_to(START)
+    first = run_once(tmp_path, offset)
     assert "fangpin: all services healthy" in first
     assert "'created': 60" in first
     assert re.search(r"warnings published [1-9]\d*, already on the bus 0", first)
 
     counts_after_first = _intake_counts(tmp_path)
-    second = run_once(tmp_path)
+    second = run_once(tmp_path, offset)
     assert "already loaded" in second
     assert _intake_counts(tmp_path) == counts_after_first
     assert counts_after_first["households"] == 60

@@ -4,6 +4,7 @@ department, and notices; each service's own store is checked."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import nats
@@ -19,6 +20,7 @@ from fangpin_cli.bus import publish_warnings
 from fangpin_cli.demo import id_number
 from fangpin_contracts.cloudevents import CloudEvent
 from fangpin_contracts.subjects import subject
+from fangpin_kit.clock import in_china
 from fangpin_kit.grpcclient import channel
 from fangpin_kit.testing import wait_until
 
@@ -30,11 +32,11 @@ COUNTY = "652827"
 TOWN = f"{COUNTY}100"
 VILLAGE = f"{TOWN}011"
 DAY = 86400
+# Monday 23 November 2026, 10:00 in China: three days after the warning was observed
+START = in_china(date(2026, 11, 23))
 
 
 def low_income_household() -> dict[str, object]:
-    from datetime import date
-
     return {
         "household_id": "H652827E2E01",
         "region": {"county": COUNTY, "town": TOWN, "village": VILLAGE},
@@ -75,7 +77,7 @@ COUNTY_BUREAU = actor("c1", "county", COUNTY, "county_bureau")
 
 async def test_warning_to_dispatched_measure_and_notices(tmp_path: Path) -> None:
     household = low_income_household()
-    async with running_suite(tmp_path, county=COUNTY) as suite:
+    async with running_suite(tmp_path, start=START, county=COUNTY) as suite:
         assert suite.nats is not None
         nc = await nats.connect(suite.nats.url)
         js = nc.jetstream()
@@ -140,7 +142,8 @@ async def test_warning_to_dispatched_measure_and_notices(tmp_path: Path) -> None
         )
         # the public notice runs its days: approval comes back a week later
         suite.stop_service("approval")
-        suite.service_env_overrides["approval"] = {"FANGPIN_CLOCK_OFFSET_SECONDS": str(7 * DAY)}
+        week_later = float(suite.env["FANGPIN_CLOCK_OFFSET_SECONDS"]) + 7 * DAY
+        suite.service_env_overrides["approval"] = {"FANGPIN_CLOCK_OFFSET_SECONDS": str(week_later)}
         suite.start_service("approval")
         await suite.wait_healthy(services=("approval",))
         await act("SignStep", sign("village_appraisal", VILLAGE_CADRE, comment="民主评议通过"))

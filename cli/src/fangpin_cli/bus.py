@@ -10,6 +10,7 @@ from typing import Any
 import nats
 
 from fangpin_cli.endpoints import endpoints_file
+from fangpin_cli.today import now
 from fangpin_contracts.cloudevents import headers_for, new_event
 from fangpin_contracts.subjects import subject
 
@@ -38,6 +39,7 @@ async def publish_one(
         data=data,
         subject=data["household_id"],
         event_id=item.get("event_id"),
+        time=now(),
     )
     ack = await js.publish(
         subject(county, "warning", data["dept"]),

@@ -8,7 +8,7 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from types import MappingProxyType
 
 import nats
@@ -90,7 +90,7 @@ def reply_event(county: str, reply: DepartmentReply, payload: MeasureDispatched)
         data=data,
         subject=payload.household_id,
         event_id=reply.reply_id,
-        time=datetime.now(UTC),
+        time=reply.sent_at,
     )
 
 

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import signal
-from datetime import date
 from pathlib import Path
 
 import nats
@@ -26,6 +25,7 @@ from fangpin_cli.bus import nats_url, publish_warnings
 from fangpin_cli.demo import DemoCounty, generate_households, generate_warnings
 from fangpin_cli.endpoints import address, emit_json
 from fangpin_cli.launcher import Suite
+from fangpin_cli.today import today
 from fangpin_contracts.subjects import SERVICES, dlq_subject, subject
 from fangpin_kit.grpcclient import channel
 from fangpin_kit.settings import repo_root
@@ -116,8 +116,8 @@ async def load_demo(suite: Suite, demo: DemoCounty) -> str:
                 f"demo county {demo.county} already loaded on {loaded['loaded_on']} "
                 f"({marker}); nothing re-sent"
             )
-    today = date.today()
-    households = generate_households(demo, today)
+    day = today()
+    households = generate_households(demo, day)
     async with channel(suite.address("intake")) as ch:
 
         async def records():  # type: ignore[no-untyped-def]
@@ -138,10 +138,10 @@ async def load_demo(suite: Suite, demo: DemoCounty) -> str:
         )
     assert suite.nats is not None
     published, duplicates = await publish_warnings(
-        suite.nats.url, demo.county, generate_warnings(demo, households, today), "fangpin/demo"
+        suite.nats.url, demo.county, generate_warnings(demo, households, day), "fangpin/demo"
     )
     marker.write_text(
-        json.dumps({**wanted, "loaded_on": today.isoformat(), "imported": outcomes}, indent=2)
+        json.dumps({**wanted, "loaded_on": day.isoformat(), "imported": outcomes}, indent=2)
     )
     return (
         f"demo county {demo.county}: households {outcomes}; warnings published {published}, "

@@ -9,6 +9,7 @@ from typing import Any, Final
 
 import typer
 
+from fangpin_cli.today import today
 from fangpin_kit.parameters import (
     ParameterError,
     Section,
@@ -19,6 +20,7 @@ from fangpin_kit.parameters import (
     sections_in,
     undeclared_spec,
 )
+from fangpin_kit.workdays import SHIPPED_CALENDAR, fallback_years, load_calendar
 from fangpin_screening.domain.parameters import SCREENING_SECTION
 
 SECTIONS: Final[dict[str, SectionSpec]] = {SCREENING_SECTION.name: SCREENING_SECTION}
@@ -83,7 +85,7 @@ def show(
     """Show the parameters in force on a date, with their start dates and legal references."""
     root = _root(directory)
     try:
-        day = date.fromisoformat(as_of) if as_of else date.today()
+        day = date.fromisoformat(as_of) if as_of else today()
     except ValueError:
         raise typer.BadParameter(
             f"{as_of!r} is not a YYYY-MM-DD date", param_hint="--as-of"
@@ -116,6 +118,12 @@ def show(
         typer.echo(f"  {row['name']:<{width}}  {value}  from {row['start']}  {row['reference']}")
 
 
+def _calendar_version() -> str:
+    from importlib.metadata import version
+
+    return version("chinesecalendar")
+
+
 @app.command("check")
 def check(directory: Path | None = _DIR_OPTION) -> None:
     """Validate every ruleset file; print each problem (file: key: reason), exit 1 if any."""
@@ -136,6 +144,21 @@ def check(directory: Path | None = _DIR_OPTION) -> None:
             problems.append(f"{path}: override of section {path.stem!r} without a baseline file")
         if path.parent.name not in available_provinces(path.stem, root):
             problems.append(f"{path}: not a province override file")
+    try:
+        calendar = load_calendar(root)
+    except ValueError as exc:
+        problems.append(str(exc))
+    else:
+        this_year = today().year
+        unknown = fallback_years(calendar, range(this_year - 1, this_year + 2))
+        if unknown:
+            years = ", ".join(str(y) for y in unknown)
+            typer.echo(
+                f"WARNING calendar: {years} not in chinesecalendar {_calendar_version()} nor in "
+                f"{root / SHIPPED_CALENDAR}: working-day deadlines of {years} count Monday-Friday "
+                "(no holidays, no make-up days) until the State Council's schedule is added",
+                err=True,
+            )
     for problem in problems:
         typer.echo(f"ERROR {problem}", err=True)
     if not names:

@@ -369,7 +369,9 @@ def _run_workers(
 
 def _parse_as_of(value: str | None) -> date:
     if value is None:
-        return date.today()
+        from fangpin_cli.today import today  # settings only when the date is not given
+
+        return today()
     try:
         return date.fromisoformat(value) if len(value) == 10 else date.fromisoformat("invalid")
     except ValueError:

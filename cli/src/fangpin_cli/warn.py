@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date
 from pathlib import Path
 
 import typer
 from pydantic import ValidationError
 
 from fangpin_cli.bus import nats_url, publish_warnings
+from fangpin_cli.today import today
 from fangpin_contracts.events import Warning
 
 app = typer.Typer(no_args_is_help=True, help="Department warnings on the bus.")
@@ -24,7 +24,7 @@ def send(
     county: str = typer.Option(..., help="county code"),
     id_number: str | None = typer.Option(None, help="the member concerned"),
     amount: float | None = typer.Option(None, help="yuan, for expense and loss warnings"),
-    observed_at: str = typer.Option(date.today().isoformat(), help="YYYY-MM-DD"),
+    observed_at: str = typer.Option("", help="YYYY-MM-DD (default today, in China)"),
     household_file: Path | None = typer.Option(None, help="attach a v1 household record (JSON)"),
     event_id: str | None = typer.Option(None, help="stable id, so a resend is a duplicate"),
     url: str | None = typer.Option(None, "--nats", help="NATS URL (default: make run's)"),
@@ -34,7 +34,7 @@ def send(
         "dept": dept,
         "kind": kind,
         "household_id": household_id,
-        "observed_at": observed_at,
+        "observed_at": observed_at or today().isoformat(),
     }
     if id_number:
         data["id_number"] = id_number

@@ -42,6 +42,8 @@ class ServiceSettings(BaseSettings):
     var_dir: Path = Field(default_factory=lambda: repo_root() / "var")
     rulesets_dir: Path = Field(default_factory=lambda: repo_root() / "rulesets")
     province: str | None = Field(default=None, pattern=r"^[0-9]{2}$")
+    # The county's own holiday/make-up-day file, added to rulesets/calendar.yaml (see workdays).
+    calendar_file: Path | None = None
 
     # Reliability knobs (see kit/bus.py, kit/outbox.py).
     max_deliver: int = Field(default=5, ge=1)

@@ -8,6 +8,7 @@ import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from fangpin_kit.clock import offset_to
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.runtime import ServiceApp, ServiceSpec
 
@@ -113,13 +115,21 @@ async def wait_until(
 
 
 @asynccontextmanager
-async def running_service(spec: ServiceSpec, **settings: Any) -> AsyncIterator[ServiceApp]:
+async def running_service(
+    spec: ServiceSpec, *, start: datetime, **settings: Any
+) -> AsyncIterator[ServiceApp]:
     """A service in this process against real NATS and a real store: migrated, started, and
-    stopped afterwards. Pass at least `county`, `nats_url` and `db_url`; the gRPC port is free."""
+    stopped afterwards. Pass at least `county`, `nats_url` and `db_url`; the gRPC port is free.
+
+    `start` is the instant the service clock reads when it starts (it then runs at real speed):
+    every test names its dates, none depends on the day it runs."""
     from fangpin_kit import migrations
     from fangpin_kit.natsserver import free_port
     from fangpin_kit.settings import load_settings
 
+    if "clock_offset_seconds" in settings:
+        raise TypeError("running_service: name the clock's start instead of an offset")
+    settings["clock_offset_seconds"] = offset_to(start)
     settings.setdefault("grpc_port", free_port())
     settings.setdefault("retry_backoff_seconds", 0.05)
     config = load_settings(spec.name, **settings)

@@ -53,6 +53,14 @@ class CalendarOverrides:
             complete_years=frozenset(int(y) for y in data.get("complete_years") or ()),
         )
 
+    def merged(self, other: CalendarOverrides) -> CalendarOverrides:
+        """Both files' days; a date one lists as holiday and the other as workday is an error."""
+        return CalendarOverrides(
+            holidays=self.holidays | other.holidays,
+            workdays=self.workdays | other.workdays,
+            complete_years=self.complete_years | other.complete_years,
+        )
+
     @classmethod
     def from_yaml(cls, path: Path) -> CalendarOverrides:
         """Load the override file a county maintains (see `from_mapping` for the shape)."""
@@ -109,6 +117,19 @@ class WorkdayCalendar:
 
         Logs the fallback warning the first time an unknown year is asked about.
         """
+        known = self.has_schedule(year)
+        if not known and year not in self._warned_years:
+            self._warned_years.add(year)
+            structlog.get_logger(__name__).warning(
+                "workday_calendar_fallback",
+                year=year,
+                fallback="monday_to_friday",
+                hint="update chinesecalendar or add the year's holidays to the calendar overrides",
+            )
+        return known
+
+    def has_schedule(self, year: int) -> bool:
+        """`knows_year` without the warning (for reports that say it themselves)."""
         if year in self.overrides.complete_years:
             return True
         known = self._known_years.get(year)
@@ -119,14 +140,6 @@ class WorkdayCalendar:
             except NotImplementedError:
                 known = False
             self._known_years[year] = known
-        if not known and year not in self._warned_years:
-            self._warned_years.add(year)
-            structlog.get_logger(__name__).warning(
-                "workday_calendar_fallback",
-                year=year,
-                fallback="monday_to_friday",
-                hint="update chinesecalendar or add the year's holidays to the calendar overrides",
-            )
         return known
 
     def add_working_days(self, start: dt.date, n: int) -> dt.date:
@@ -168,6 +181,29 @@ def _as_date(value: dt.date) -> dt.date:
     if isinstance(value, dt.datetime):
         return value.date()
     return value
+
+
+SHIPPED_CALENDAR = "calendar.yaml"
+"""The project's calendar override data, beside the rulesets (years the library lacks)."""
+
+
+def load_calendar(rulesets_dir: Path, county_file: Path | None = None) -> WorkdayCalendar:
+    """The calendar a service counts working days with: the official schedule from
+    `chinesecalendar`, the project's `rulesets/calendar.yaml`, then the county's own file."""
+    overrides = CalendarOverrides()
+    shipped = rulesets_dir / SHIPPED_CALENDAR
+    if shipped.exists():
+        overrides = CalendarOverrides.from_yaml(shipped)
+    if county_file is not None:
+        if not county_file.exists():
+            raise FileNotFoundError(f"calendar_file: {county_file} does not exist")
+        overrides = overrides.merged(CalendarOverrides.from_yaml(county_file))
+    return WorkdayCalendar(overrides)
+
+
+def fallback_years(calendar: WorkdayCalendar, years: Iterable[int]) -> list[int]:
+    """Those of `years` whose working days rely on the Monday-Friday fallback."""
+    return [year for year in years if not calendar.has_schedule(year)]
 
 
 _default = WorkdayCalendar()

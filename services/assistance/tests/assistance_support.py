@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,6 +12,7 @@ from fangpin_assistance.adapters.rules import assistance_rules_provider, county_
 from fangpin_assistance.service_layer.handlers import AssistanceContext
 from fangpin_cli.demo import id_number
 from fangpin_contracts.cloudevents import CloudEvent, new_event
+from fangpin_kit.clock import ManualClock, china_date
 from fangpin_kit.db import Database
 from fangpin_kit.settings import repo_root
 
@@ -19,25 +20,20 @@ COUNTY = "652827"
 T0 = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)  # Monday 10:00 in China
 
 
-class FakeClock:
-    """A clock the test moves by hand."""
+class FakeClock(ManualClock):
+    """The kit's manual clock, starting at T0 unless told otherwise."""
 
     def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> datetime:
-        self.now += timedelta(**delta)
-        return self.now
+        super().__init__(start)
 
 
 def context(clock: FakeClock, county: str = COUNTY, lookahead: int = 30) -> AssistanceContext:
     """The real national parameters and baseline catalog, with the test's clock."""
     return AssistanceContext(
         county=county,
-        params_on=assistance_rules_provider(repo_root() / "rulesets", county[:2]),
+        params_on=assistance_rules_provider(
+            repo_root() / "rulesets", county[:2], check_on=china_date(clock.now)
+        ),
         catalog=county_catalog(),
         clock=clock,
         task_lookahead_days=lookahead,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from typing import Any
 
 from fangpin_cli.demo import id_number
+from fangpin_kit.clock import in_china
 
 COUNTY = "652827"
+START = in_china(date(2024, 6, 3))  # Monday 10:00 in China: the clock of the service tests
 
 
 def household(household_id: str = "H00001", county: str = COUNTY, **extra: Any) -> dict[str, Any]:

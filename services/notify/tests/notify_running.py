@@ -46,6 +46,7 @@ async def notify(
     overrides: dict[str, Any] = {"rulesets_dir": rulesets_dir} if rulesets_dir else {}
     async with running_service(
         spec,
+        start=clock(),
         county=county,
         nats_url=nats_server.url,
         db_url=f"sqlite+aiosqlite:///{store}",

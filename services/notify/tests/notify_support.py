@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 from typing import Any
 
 from fangpin_contracts.cloudevents import CloudEvent, new_event
-from fangpin_kit.clock import CHINA
+from fangpin_kit.clock import ManualClock
+from fangpin_kit.clock import in_china as at
 from fangpin_notify.domain.kinds import ChannelKind
 from fangpin_notify.domain.parameters import NotifyParameters
 from fangpin_notify.domain.templates import default_catalog
@@ -19,22 +20,14 @@ ID_NUMBER = "652827198001113756"
 ESCALATION = {"household": "village", "village": "town", "town": "county", "county": "county"}
 
 
-class MovableClock:
-    """The service's clock in tests: set to any instant or to a time of day in China."""
+START = at(date(2024, 6, 3))
+
+
+class MovableClock(ManualClock):
+    """The kit's manual clock, starting on a named day (Monday 2024-06-03) unless told."""
 
     def __init__(self, now: datetime | None = None) -> None:
-        self.now = now or at(date(2024, 6, 3))
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set_day(self, day: date, hour: int = 10) -> None:
-        self.now = at(day, hour)
-
-
-def at(day: date, hour: int = 10) -> datetime:
-    """`hour` o'clock in China on `day`, as a UTC instant."""
-    return datetime.combine(day, time(hour), tzinfo=CHINA).astimezone(UTC)
+        super().__init__(now or START)
 
 
 def parameters(**overrides: Any) -> NotifyParameters:

@@ -18,7 +18,7 @@ from fangpin_approval.service_layer.handlers import ApprovalContext
 from fangpin_kit.grpcserver import ServicerBinding
 from fangpin_kit.logging import get_logger
 from fangpin_kit.runtime import ServiceApp, ServiceSpec
-from fangpin_kit.workdays import default_calendar
+from fangpin_kit.workdays import load_calendar
 
 log = get_logger("fangpin.approval")
 
@@ -46,7 +46,7 @@ def context_for(app: ServiceApp) -> ApprovalContext:
             procedure=procedure_rules_provider(
                 app.settings.rulesets_dir, app.settings.province_code
             ),
-            calendar=default_calendar(),
+            calendar=load_calendar(app.settings.rulesets_dir, app.settings.calendar_file),
             clock=app.settings.clock,
         )
         _contexts[app] = ctx

@@ -13,6 +13,7 @@ from fangpin_approval.adapters.rules import procedure_rules_provider
 from fangpin_approval.domain.actors import Actor, Level
 from fangpin_approval.service_layer.handlers import ApprovalContext
 from fangpin_contracts.cloudevents import CloudEvent, new_event
+from fangpin_kit.clock import ManualClock
 from fangpin_kit.db import Database
 from fangpin_kit.settings import repo_root
 from fangpin_kit.workdays import default_calendar
@@ -28,18 +29,11 @@ START = dt.datetime(2024, 3, 4, 9, tzinfo=CHINA)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
-class Clock:
-    """A clock the test moves by hand."""
+class Clock(ManualClock):
+    """The kit's manual clock, starting at START unless told otherwise."""
 
     def __init__(self, now: dt.datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, days: float = 0, hours: float = 0) -> dt.datetime:
-        self.now += dt.timedelta(days=days, hours=hours)
-        return self.now
+        super().__init__(now)
 
 
 def make_context(clock: Clock, county: str = COUNTY) -> ApprovalContext:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from approval_integration import decision
+from approval_integration import START, decision
 
 from fangpin.v1 import approval_pb2 as pb
 from fangpin.v1 import approval_pb2_grpc, common_pb2
@@ -15,12 +15,10 @@ from fangpin_approval.bootstrap import SPEC
 from fangpin_contracts.cloudevents import CloudEvent
 from fangpin_contracts.subjects import subject
 from fangpin_kit.bus import headers_for
-from fangpin_kit.clock import china_date, utc_now
+from fangpin_kit.clock import china_date
 from fangpin_kit.grpcclient import channel
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.testing import running_service
-
-DAY = 86400.0
 
 
 class CaseEvents:
@@ -76,11 +74,11 @@ async def test_a_screening_decision_becomes_a_monitored_household_and_later_an_e
     js = nc.jetstream()
     try:
         # day 0: the decision arrives; application, verification, notice published
-        async with running_service(SPEC, **settings) as app:
+        async with running_service(SPEC, start=START, **settings) as app:
             events = CaseEvents(
                 await js.subscribe(subject(county, "case", "*"), durable="downstream")
             )
-            today = china_date(utc_now()).isoformat()
+            today = china_date(START).isoformat()
             decided = decision(county=county, village=village, as_of=today)
             await js.publish(
                 subject(county, "screening", "decided"),
@@ -119,7 +117,7 @@ async def test_a_screening_decision_becomes_a_monitored_household_and_later_an_e
 
         # six days later the notice has run: appraisal, town review, county approval
         async with (
-            running_service(SPEC, **settings, clock_offset_seconds=6 * DAY) as app,
+            running_service(SPEC, start=START + dt.timedelta(days=6), **settings) as app,
             channel(f"127.0.0.1:{app.grpc.port}") as ch,  # type: ignore[union-attr]
         ):
             stub = approval_pb2_grpc.ApprovalServiceStub(ch)
@@ -168,7 +166,7 @@ async def test_a_screening_decision_becomes_a_monitored_household_and_later_an_e
 
         # another six days: the elimination notice has run
         async with (
-            running_service(SPEC, **settings, clock_offset_seconds=12 * DAY) as app,
+            running_service(SPEC, start=START + dt.timedelta(days=12), **settings) as app,
             channel(f"127.0.0.1:{app.grpc.port}") as ch,  # type: ignore[union-attr]
         ):
             stub = approval_pb2_grpc.ApprovalServiceStub(ch)

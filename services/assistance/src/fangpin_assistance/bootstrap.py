@@ -15,7 +15,7 @@ from fangpin_assistance.entrypoints.grpc import AssistanceServicer
 from fangpin_assistance.entrypoints.scheduler import sweep_forever
 from fangpin_assistance.service_layer import handlers
 from fangpin_assistance.service_layer.handlers import AssistanceContext, InvalidInput
-from fangpin_kit.clock import Clock, utc_now
+from fangpin_kit.clock import Clock, china_date
 from fangpin_kit.db import Database
 from fangpin_kit.grpcserver import ServicerBinding
 from fangpin_kit.runtime import ServiceApp, ServiceSpec
@@ -28,7 +28,9 @@ class RosterFileError(ValueError):
 def context_for(app: ServiceApp, settings: AssistanceSettings, clock: Clock) -> AssistanceContext:
     return AssistanceContext(
         county=app.settings.county,
-        params_on=assistance_rules_provider(app.settings.rulesets_dir, app.settings.province_code),
+        params_on=assistance_rules_provider(
+            app.settings.rulesets_dir, app.settings.province_code, check_on=china_date(clock())
+        ),
         catalog=county_catalog(settings.catalog_extension_paths),
         clock=clock,
         task_lookahead_days=settings.task_lookahead_days,
@@ -61,7 +63,7 @@ async def load_roster(database: Database, ctx: AssistanceContext, path: Path) ->
 class Wiring:
     """Builds the context once at start-up and shares it with the background sweep."""
 
-    def __init__(self, settings: AssistanceSettings | None, clock: Clock) -> None:
+    def __init__(self, settings: AssistanceSettings | None, clock: Clock | None) -> None:
         self._settings = settings
         self.clock = clock
         self.ctx: AssistanceContext | None = None
@@ -73,7 +75,8 @@ class Wiring:
         return self._settings
 
     async def wire(self, app: ServiceApp) -> list[ServicerBinding]:
-        self.ctx = context_for(app, self.settings, self.clock)
+        # the service clock (honours FANGPIN_CLOCK_OFFSET_SECONDS) unless a test passed one
+        self.ctx = context_for(app, self.settings, self.clock or app.settings.clock)
         if self.settings.cadre_roster is not None:
             await load_roster(app.database, self.ctx, self.settings.cadre_roster)
         bus_entry.subscribe(app.bus, self.ctx)
@@ -90,7 +93,9 @@ class Wiring:
         await sweep_forever(app.database, self.ctx, self.settings.sweep_seconds)
 
 
-def build_spec(settings: AssistanceSettings | None = None, clock: Clock = utc_now) -> ServiceSpec:
+def build_spec(
+    settings: AssistanceSettings | None = None, clock: Clock | None = None
+) -> ServiceSpec:
     """The service; tests pass their own settings (short sweeps) and a clock they move."""
     wiring = Wiring(settings, clock)
     return ServiceSpec(

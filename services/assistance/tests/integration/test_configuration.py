@@ -58,10 +58,11 @@ def test_parameters_follow_the_dated_ruleset_and_the_province_override(rulesets:
         ),
         encoding="utf-8",
     )
-    rules_on = assistance_rules_provider(rulesets, "65")
+    rules_on = assistance_rules_provider(rulesets, "65", check_on=date(2024, 6, 1))
     assert rules_on(date(2023, 12, 31)).plan_due_days == 10
     assert rules_on(date(2024, 6, 1)).plan_due_days == 7
-    assert assistance_rules_provider(rulesets, "52")(date(2024, 6, 1)).plan_due_days == 10
+    provider = assistance_rules_provider(rulesets, "52", check_on=date(2024, 6, 1))
+    assert provider(date(2024, 6, 1)).plan_due_days == 10
 
 
 def test_a_bad_ruleset_fails_at_start_naming_file_and_parameter(rulesets: Path) -> None:
@@ -69,7 +70,7 @@ def test_a_bad_ruleset_fails_at_start_naming_file_and_parameter(rulesets: Path) 
     text = path.read_text(encoding="utf-8").replace("max_redispatches:", "max_redispatches_typo:")
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ParameterError) as err:
-        assistance_rules_provider(rulesets, None)
+        assistance_rules_provider(rulesets, None, check_on=date(2024, 6, 1))
     assert err.value.file.endswith("cn/assistance.yaml")
     assert err.value.key == "max_redispatches_typo"
 

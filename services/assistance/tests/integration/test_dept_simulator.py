@@ -19,6 +19,8 @@ from fangpin_contracts.subjects import stream_name, subject
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.testing import wait_until
 
+DISPATCHED_AT = datetime(2024, 5, 6, 2, 0, tzinfo=UTC)  # Monday 10:00 in China
+
 
 def dispatch(county: str, dept: str, attempt: int = 1) -> CloudEvent:
     payload = MeasureDispatched(
@@ -31,7 +33,7 @@ def dispatch(county: str, dept: str, attempt: int = 1) -> CloudEvent:
         sub_measure="job_placement",
         dept=dept,
         attempt=attempt,
-        reply_due=datetime.now(UTC) + timedelta(hours=72),
+        reply_due=DISPATCHED_AT + timedelta(hours=72),
         beneficiary="m1",
         term_kind="none",
     )
@@ -42,6 +44,7 @@ def dispatch(county: str, dept: str, attempt: int = 1) -> CloudEvent:
         source="test",
         data=payload,
         event_id="d-1" if attempt == 1 else f"d-1.attempt-{attempt}",
+        time=DISPATCHED_AT,
     )
 
 

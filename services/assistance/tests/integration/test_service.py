@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -41,6 +41,7 @@ async def assistance(
     async with (
         running_service(
             spec,
+            start=clock.now,
             county=county,
             nats_url=nats_server.url,
             db_url=f"sqlite+aiosqlite:///{tmp_path / 'assistance.db'}",
@@ -103,7 +104,7 @@ async def test_identification_to_three_departments_accept_reject_and_silence(
 ) -> None:
     """The must-show run: hrss completes, housing rejects (a replacement is proposed),
     medical insurance stays silent (re-dispatched under the same dispatch id, then escalated)."""
-    clock = FakeClock(datetime.now(UTC))
+    clock = FakeClock()
     observer = Observer()
     observer_nc = await observer.start(nats_server.url, county)
     async with assistance(tmp_path, nats_server, county, clock) as (app, stub):
@@ -198,7 +199,7 @@ async def test_identification_to_three_departments_accept_reject_and_silence(
 async def test_same_department_reply_delivered_three_times_changes_the_measure_once(
     tmp_path: Path, nats_server: EmbeddedNats, county: str
 ) -> None:
-    clock = FakeClock(datetime.now(UTC))
+    clock = FakeClock()
     async with assistance(tmp_path, nats_server, county, clock) as (app, stub):
         await stub.AssignContactCadre(
             assistance_pb2.AssignContactCadreRequest(region=county, cadre_id="cadre-wang")
@@ -255,7 +256,7 @@ async def test_grpc_and_cli_show_violations_and_refuse_bad_input_naming_the_fiel
 
     from fangpin_cli.main import app as cli
 
-    clock = FakeClock(datetime.now(UTC))
+    clock = FakeClock()
     async with assistance(tmp_path, nats_server, county, clock) as (app, stub):
         record = ill_household_in_unsafe_house("H00002", county)
         await publish(app.bus.js, f"fp.{county}.case.decided", case_decided(record, at=clock.now))

@@ -10,14 +10,16 @@ from fangpin_intake.entrypoints.grpc import IntakeServicer
 from fangpin_intake.service_layer.handlers import IntakeContext
 from fangpin_kit.grpcserver import ServicerBinding
 from fangpin_kit.runtime import ServiceApp, ServiceSpec
-from fangpin_kit.workdays import default_calendar
+from fangpin_kit.workdays import load_calendar
 
 
 def context_for(app: ServiceApp) -> IntakeContext:
     return IntakeContext(
         county=app.settings.county,
         clue_rules=clue_rules_provider(app.settings.rulesets_dir, app.settings.province_code),
-        add_working_days=default_calendar().add_working_days,
+        add_working_days=load_calendar(
+            app.settings.rulesets_dir, app.settings.calendar_file
+        ).add_working_days,
         clock=app.settings.clock,
     )
 

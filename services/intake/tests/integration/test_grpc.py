@@ -14,7 +14,7 @@ from fangpin_intake.bootstrap import SPEC
 from fangpin_kit.grpcclient import channel
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.testing import running_service
-from intake_factories import household
+from intake_factories import START, household
 
 
 async def test_import_reports_each_reject_and_export_streams_the_registry(
@@ -35,7 +35,7 @@ async def test_import_reports_each_reject_and_export_streams_the_registry(
         "nats_url": nats_server.url,
         "db_url": f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}",
     }
-    async with running_service(SPEC, **settings) as app:
+    async with running_service(SPEC, start=START, **settings) as app:
         address = f"127.0.0.1:{app.grpc.port}"  # type: ignore[union-attr]
         async with channel(address) as ch:
             stub = intake_pb2_grpc.IntakeServiceStub(ch)

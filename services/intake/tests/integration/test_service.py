@@ -11,11 +11,10 @@ from fangpin_contracts.subjects import subject
 from fangpin_intake.bootstrap import SPEC
 from fangpin_intake.domain.clues import ClueRules
 from fangpin_intake.service_layer import handlers
-from fangpin_kit.clock import utc_now
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.testing import running_service
 from fangpin_kit.workdays import default_calendar
-from intake_factories import household
+from intake_factories import START, household
 
 
 async def test_warning_on_the_bus_is_announced_as_a_clue(
@@ -26,12 +25,12 @@ async def test_warning_on_the_bus_is_announced_as_a_clue(
         "nats_url": nats_server.url,
         "db_url": f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}",
     }
-    async with running_service(SPEC, **settings) as app:
+    async with running_service(SPEC, start=START, **settings) as app:
         ctx = handlers.IntakeContext(
             county=county,
             clue_rules=lambda _: ClueRules(verification_working_days=5),
             add_working_days=default_calendar().add_working_days,
-            clock=utc_now,
+            clock=lambda: START,
         )
         async with app.database.uow() as uow:
             await handlers.import_household(uow, ctx, household("H00001", county=county))

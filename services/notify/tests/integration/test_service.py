@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
@@ -17,7 +17,7 @@ from fangpin.v1 import common_pb2, notify_pb2
 from fangpin_contracts.cloudevents import MSG_ID_HEADER, CloudEvent
 from fangpin_contracts.events import DeadLetter, NoticeSent
 from fangpin_contracts.subjects import subject
-from fangpin_kit.clock import utc_now
+from fangpin_kit.clock import RunningClock, china_date
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.testing import wait_until
 from notify_running import (
@@ -98,10 +98,11 @@ async def test_failing_webhook_is_retried_then_dead_lettered_on_the_bus(
 ) -> None:
     http_endpoint.always(503)
     rulesets = fast_retry_rulesets(tmp_path / "rulesets")
+    clock = RunningClock(at(DUE - timedelta(days=6)))  # real speed: the backoff is waited out
     nc = await nats.connect(nats_server.url)
     try:
         async with notify(
-            utc_now,  # real time: the backoff is waited out for real
+            clock,
             nats_server,
             county,
             tmp_path / "notify.db",
@@ -119,7 +120,7 @@ async def test_failing_webhook_is_retried_then_dead_lettered_on_the_bus(
                 address=hook,
             )
             opened = county_case(
-                county, "opened", due={"approval": date.today() + timedelta(days=30)}
+                county, "opened", due={"approval": china_date(clock()) + timedelta(days=30)}
             )
             await publish(app, opened)
             msg = await dlq.next_msg(timeout=20)

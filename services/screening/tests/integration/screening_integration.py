@@ -21,6 +21,7 @@ from fangpin_contracts.events import (
     MeasureReply,
     Region,
 )
+from fangpin_kit.clock import ManualClock
 from fangpin_kit.db import Database, UnitOfWork
 from fangpin_kit.settings import repo_root
 from fangpin_screening.adapters.rules import ScreeningRules
@@ -34,18 +35,11 @@ CHINA = dt.timezone(dt.timedelta(hours=8))
 NOW = dt.datetime(2024, 7, 15, 10, tzinfo=CHINA)
 
 
-class Clock:
-    """A clock the test moves by hand."""
+class Clock(ManualClock):
+    """The kit's manual clock, starting at NOW unless told otherwise."""
 
     def __init__(self, now: dt.datetime = NOW) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, days: float = 0, hours: float = 0) -> dt.datetime:
-        self.now += dt.timedelta(days=days, hours=hours)
-        return self.now
+        super().__init__(now)
 
 
 def make_context(

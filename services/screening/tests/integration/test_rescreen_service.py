@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import nats
-from screening_integration import case_decided, household, rulesets_with_threshold
+from screening_integration import NOW, case_decided, household, rulesets_with_threshold
 from typer.testing import CliRunner, Result
 
 from fangpin.v1 import intake_pb2, intake_pb2_grpc, screening_pb2, screening_pb2_grpc
@@ -19,7 +19,7 @@ from fangpin_cli.main import app as cli
 from fangpin_contracts.cloudevents import CloudEvent, headers_for
 from fangpin_contracts.subjects import subject
 from fangpin_intake.bootstrap import SPEC as INTAKE
-from fangpin_kit.clock import china_date, utc_now
+from fangpin_kit.clock import china_date
 from fangpin_kit.grpcclient import channel
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.runtime import ServiceApp
@@ -27,8 +27,6 @@ from fangpin_kit.testing import running_service, wait_until
 from fangpin_screening.adapters.rules import ScreeningRules
 from fangpin_screening.adapters.settings import ScreeningSettings
 from fangpin_screening.bootstrap import build_spec
-
-DAY = 86400
 
 
 async def fangpin(address: str, *args: str) -> Result:
@@ -69,7 +67,7 @@ async def finished_run(app: ServiceApp, ruleset: str) -> screening_pb2.RescreenS
 async def test_a_new_threshold_taking_effect_rescreens_the_county_and_announces_the_changes(
     tmp_path: Path, nats_server: EmbeddedNats, county: str
 ) -> None:
-    today = china_date(utc_now())
+    today = china_date(NOW)
     change = today + dt.timedelta(days=30)
     rulesets = rulesets_with_threshold(tmp_path / "rulesets", change, 9000)
     records = [
@@ -81,7 +79,7 @@ async def test_a_new_threshold_taking_effect_rescreens_the_county_and_announces_
     js = nc.jetstream()
     base: dict[str, Any] = {"county": county, "nats_url": nats_server.url}
     async with running_service(
-        INTAKE, **base, db_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
+        INTAKE, start=NOW, **base, db_url=f"sqlite+aiosqlite:///{tmp_path / 'intake.db'}"
     ) as intake:
         await import_households(intake, records)
         settings = ScreeningSettings(
@@ -93,7 +91,7 @@ async def test_a_new_threshold_taking_effect_rescreens_the_county_and_announces_
             "rulesets_dir": rulesets,
             "db_url": f"sqlite+aiosqlite:///{tmp_path / 'screening.db'}",
         }
-        async with running_service(build_spec(settings), **screening) as app:
+        async with running_service(build_spec(settings), start=NOW, **screening) as app:
             decided = await js.subscribe(subject(county, "screening", "decided"), durable="t")
             # the first start records the ruleset in force today as the baseline
             baseline = await finished_run(app, ScreeningRules(rulesets, None).ruleset_id(today))
@@ -114,8 +112,8 @@ async def test_a_new_threshold_taking_effect_rescreens_the_county_and_announces_
             assert (event.subject, event.data["reason"]) == ("H0000001", "rescreen")
 
         # a month later the 9000 threshold is in force: the start-up check re-screens
-        later = {**screening, "clock_offset_seconds": 31 * DAY}
-        async with running_service(build_spec(settings), **later) as app:
+        a_month_later = NOW + dt.timedelta(days=31)
+        async with running_service(build_spec(settings), start=a_month_later, **screening) as app:
             second = await finished_run(app, f"cn@{change.isoformat()}")
             assert (second.done, second.changed, second.rejected) == (3, 2, 0)
             events = [

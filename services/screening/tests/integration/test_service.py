@@ -15,6 +15,7 @@ import nats
 import pytest
 from nats.js.api import ConsumerConfig
 from screening_integration import (
+    NOW,
     case_decided,
     clue_event,
     household,
@@ -25,7 +26,7 @@ from screening_integration import (
 from fangpin.v1 import common_pb2, screening_pb2, screening_pb2_grpc
 from fangpin_contracts.cloudevents import MSG_ID_HEADER, CloudEvent, headers_for
 from fangpin_contracts.subjects import stream_name, subject
-from fangpin_kit.clock import china_date, utc_now
+from fangpin_kit.clock import china_date
 from fangpin_kit.grpcclient import channel
 from fangpin_kit.natsserver import EmbeddedNats
 from fangpin_kit.runtime import ServiceApp
@@ -48,7 +49,7 @@ async def screening(
         "db_url": f"sqlite+aiosqlite:///{tmp_path / 'screening.db'}",
     }
     async with (
-        running_service(build_spec(QUIET), **settings) as app,
+        running_service(build_spec(QUIET), start=NOW, **settings) as app,
         channel(f"127.0.0.1:{app.grpc.port}") as ch,  # type: ignore[union-attr]
     ):
         yield app, screening_pb2_grpc.ScreeningServiceStub(ch)
@@ -77,7 +78,7 @@ async def test_a_clue_on_the_bus_is_decided_once_even_when_delivered_twice(
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
         decided = await js.subscribe(subject(county, "screening", "decided"), durable="t")
-        clue = clue_event("CL-1", record, registered_at=utc_now(), county=county)
+        clue = clue_event("CL-1", record, registered_at=NOW, county=county)
         accepted = subject(county, "clue", "accepted")
         await publish(js, clue, accepted)
         await publish(js, clue, accepted, msg_id="a-redelivery")  # past the stream's dedupe
@@ -87,7 +88,7 @@ async def test_a_clue_on_the_bus_is_decided_once_even_when_delivered_twice(
         assert msg.headers[MSG_ID_HEADER] == event.id == "CL-1.decided"
         assert event.correlationid == clue.id  # the clue's story continues
         assert event.data["decision"]["in_scope"] is True
-        assert event.data["decision"]["as_of"] == china_date(utc_now()).isoformat()
+        assert event.data["decision"]["as_of"] == china_date(NOW).isoformat()
 
         async def both_delivered() -> bool:
             info = await js.consumer_info(stream_name(county, "clue"), "screening-clues")
@@ -154,7 +155,7 @@ async def test_screen_over_grpc_decides_a_record_and_names_a_bad_field(
                 await stub.Screen(screening_pb2.ScreenRequest(**fields))
             assert err.value.code() == grpc.StatusCode.INVALID_ARGUMENT
             assert err.value.details().startswith(message), err.value.details()
-        tomorrow = (china_date(utc_now()) + dt.timedelta(days=1)).isoformat()
+        tomorrow = (china_date(NOW) + dt.timedelta(days=1)).isoformat()
         refused = [
             (stub.ListDecisions(screening_pb2.ListDecisionsRequest()), "household_id: required"),
             (
@@ -190,7 +191,7 @@ async def test_elimination_check_over_grpc_follows_cases_income_and_measures_on_
     tmp_path: Path, nats_server: EmbeddedNats, county: str
 ) -> None:
     record = household("H0000004", per_capita=12000.0, county=county)
-    today = china_date(utc_now())
+    today = china_date(NOW)
     async with screening(tmp_path, nats_server, county) as (_, stub):
         nc = await nats.connect(nats_server.url)
         js = nc.jetstream()
@@ -200,7 +201,7 @@ async def test_elimination_check_over_grpc_follows_cases_income_and_measures_on_
         assert err.value.code() == grpc.StatusCode.FAILED_PRECONDITION
 
         approved = case_decided(
-            record, at=utc_now() - dt.timedelta(days=400), risk_types=["illness"], county=county
+            record, at=NOW - dt.timedelta(days=400), risk_types=["illness"], county=county
         )
         await publish(js, approved, subject(county, "case", "decided"))
         for year, quarter in last_two_quarters(today):
@@ -247,9 +248,7 @@ async def test_a_cluster_of_disaster_clues_is_announced_as_a_scale_risk_once(
         )
         for n in range(7):
             record = household(f"H00005{n:02d}", per_capita=9000.0, county=county)
-            clue = clue_event(
-                f"CL-5{n}", record, kind="disaster", registered_at=utc_now(), county=county
-            )
+            clue = clue_event(f"CL-5{n}", record, kind="disaster", registered_at=NOW, county=county)
             await publish(js, clue, subject(county, "clue", "accepted"))
 
         msg = await alerts.next_msg(timeout=15)

@@ -6,9 +6,10 @@ import fcntl
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import msgspec
@@ -22,6 +23,7 @@ from typer.testing import CliRunner
 from fangpin_cli import rules as rules_cli
 from fangpin_cli import screen as screen_cli
 from fangpin_contracts.household import household_to_dict
+from fangpin_kit.clock import offset_to
 from fangpin_kit.parameters import load_section
 from fangpin_screening.domain.batch import screen_lines
 from fangpin_screening.domain.engine import compile_ruleset
@@ -79,9 +81,11 @@ def test_screen_province_selects_its_parameters() -> None:
     assert json.loads(other.stdout)["ruleset"] == "cn@2024-01-01"
 
 
-def test_screen_as_of_defaults_to_today() -> None:
-    result = runner.invoke(app, ["screen", "-"], input=record() + "\n")
-    assert json.loads(result.stdout)["as_of"] == date.today().isoformat()
+def test_screen_as_of_defaults_to_today_in_china() -> None:
+    """At 17:30 UTC on 7 February it is already 8 February in China: that is today."""
+    now = datetime(2027, 2, 7, 17, 30, tzinfo=UTC)
+    result = runner.invoke(app, ["screen", "-"], input=record() + "\n", env=on(now))
+    assert json.loads(result.stdout)["as_of"] == "2027-02-08"
 
 
 @pytest.mark.parametrize(
@@ -161,6 +165,32 @@ def test_rules_show_prints_values_with_references() -> None:
 def test_rules_check_passes_on_the_repository_rulesets() -> None:
     result = runner.invoke(app, ["rules", "check"])
     assert result.exit_code == 0, result.output
+
+
+def on(instant: datetime) -> dict[str, str]:
+    """The CLI's environment with its clock reading `instant`."""
+    return {"FANGPIN_CLOCK_OFFSET_SECONDS": str(offset_to(instant))}
+
+
+def test_rules_check_warns_naming_the_years_counted_monday_to_friday() -> None:
+    spring_2027 = runner.invoke(app, ["rules", "check"], env=on(datetime(2027, 3, 1, tzinfo=UTC)))
+    assert spring_2027.exit_code == 0, spring_2027.output
+    assert "WARNING calendar: 2027, 2028 not in chinesecalendar" in spring_2027.stderr
+    assert "count Monday-Friday" in spring_2027.stderr
+    mid_2025 = runner.invoke(app, ["rules", "check"], env=on(datetime(2025, 6, 1, tzinfo=UTC)))
+    assert mid_2025.exit_code == 0 and "WARNING" not in mid_2025.stderr
+
+
+def test_rules_check_takes_a_year_from_the_calendar_file(tmp_path: Path) -> None:
+    rulesets = Path(__file__).resolve().parents[4] / "rulesets"
+    shutil.copytree(rulesets, tmp_path / "rulesets")
+    (tmp_path / "rulesets" / "calendar.yaml").write_text(
+        "holidays: [2027-02-08]\nworkdays: []\ncomplete_years: [2027]\n"
+    )
+    args = ["rules", "check", "--dir", str(tmp_path / "rulesets")]
+    result = runner.invoke(app, args, env=on(datetime(2027, 3, 1, tzinfo=UTC)))
+    assert result.exit_code == 0, result.output
+    assert "WARNING calendar: 2028 not in" in result.stderr
 
 
 def test_rules_check_reports_file_key_and_reason(tmp_path: Path) -> None:

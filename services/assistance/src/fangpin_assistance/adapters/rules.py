@@ -18,9 +18,12 @@ ASSISTANCE_SECTION = SectionSpec(
 
 
 def assistance_rules_provider(
-    rulesets_dir: Path, province: str | None
+    rulesets_dir: Path, province: str | None, *, check_on: date
 ) -> Callable[[date], AssistanceParameters]:
-    """Assistance parameters in force on a date for the county's province (checked once)."""
+    """Assistance parameters in force on a date for the county's province.
+
+    The values in force on `check_on` (the service's today) are checked at once, so a bad
+    ruleset fails at start-up rather than at the first event."""
     section = load_section(ASSISTANCE_SECTION, rulesets_dir)
     cache: dict[str, AssistanceParameters] = {}
 
@@ -31,8 +34,7 @@ def assistance_rules_provider(
             cache[key] = AssistanceParameters.from_mapping(dict(resolved))
         return cache[key]
 
-    # fail at start-up, not at the first event, when today's values do not make a valid set
-    rules_on(date.today())
+    rules_on(check_on)
     return rules_on
 
 

@@ -10,6 +10,7 @@ from fangpin_assistance.domain.codes import HouseholdSituation
 from fangpin_assistance.domain.dates import add_months, period_start
 from fangpin_assistance.domain.events import IncomeRecorded, TaskDue, TaskKind, VisitRecorded
 from fangpin_assistance.domain.parameters import AssistanceParameters
+from fangpin_kit.clock import china_date
 
 _ONE_DAY = timedelta(days=1)
 
@@ -157,8 +158,8 @@ def record_visit(
     household_id: str, visited_on: date, cadre_id: str, mode: VisitMode, at: datetime
 ) -> VisitRecorded:
     """A visit took place; it cannot be in the future."""
-    if visited_on > at.date():
-        raise FollowUpError(f"visit on {visited_on} is after {at.date()}")
+    if visited_on > china_date(at):
+        raise FollowUpError(f"visit on {visited_on} is after {china_date(at)}")
     return VisitRecorded(
         household_id=household_id,
         occurred_at=at,
@@ -211,8 +212,8 @@ def record_income(
     """Income of one whole, finished collection period; screening takes it from here."""
     if income_period(period.start, params) != period:
         raise FollowUpError(f"{period.label} is not a collection period")
-    if period.end >= at.date():
-        raise FollowUpError(f"{period.label} has not ended on {at.date()}")
+    if period.end >= china_date(at):
+        raise FollowUpError(f"{period.label} has not ended on {china_date(at)}")
     if members < 1:
         raise FollowUpError("members: must be at least 1")
     return IncomeRecorded(

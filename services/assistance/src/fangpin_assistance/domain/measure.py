@@ -24,6 +24,7 @@ from fangpin_assistance.domain.events import (
 )
 from fangpin_assistance.domain.parameters import AssistanceParameters
 from fangpin_assistance.domain.terms import term_end
+from fangpin_kit.clock import china_date
 
 DISPATCH_NAMESPACE = uuid.UUID("6f1d3c2e-7a4b-5c8d-9e0f-1a2b3c4d5e6f")
 """uuid5 namespace of dispatch ids: the same measure always yields the same CloudEvents id."""
@@ -251,13 +252,13 @@ class Measure:
         match reply.kind:
             case ReplyKind.ACCEPTED:
                 events.append(self._move(MeasureStatus.ACCEPTED, at, reply_id=reply.reply_id))
-                self.started_on = reply.started_on or at.date()
-                if self.started_on <= at.date():
+                self.started_on = reply.started_on or china_date(at)
+                if self.started_on <= china_date(at):
                     events.append(self._start(at, reply.reply_id))
             case ReplyKind.COMPLETED:
                 if self.started_on is None:
-                    self.started_on = reply.started_on or at.date()
-                self.implemented_on = self.implemented_on or at.date()
+                    self.started_on = reply.started_on or china_date(at)
+                self.implemented_on = self.implemented_on or china_date(at)
                 events.append(self._move(MeasureStatus.COMPLETED, at, reply.reason, reply.reply_id))
             case ReplyKind.REJECTED:
                 cause = reply.reason or "no_reason_given"
@@ -291,7 +292,7 @@ class Measure:
     def on_clock(self, at: datetime, params: AssistanceParameters) -> list[DomainEvent]:
         """Time passes: reply time-outs, scheduled starts, terms running out."""
         events = self.check_reply_due(at, params)
-        today = at.date()
+        today = china_date(at)
         if (
             self.status is MeasureStatus.ACCEPTED
             and self.started_on is not None
@@ -304,7 +305,7 @@ class Measure:
         return events
 
     def _start(self, at: datetime, reply_id: str | None) -> MeasureStatusChanged:
-        self.implemented_on = self.implemented_on or at.date()
+        self.implemented_on = self.implemented_on or china_date(at)
         return self._move(MeasureStatus.IN_PROGRESS, at, reply_id=reply_id)
 
     def expire(self, at: datetime, reason: str) -> MeasureStatusChanged:

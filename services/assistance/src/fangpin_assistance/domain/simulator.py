@@ -12,6 +12,7 @@ from fangpin_assistance.domain.codes import Department, ReplyKind, TermKind
 from fangpin_assistance.domain.dates import add_months
 from fangpin_assistance.domain.events import MeasureDispatched
 from fangpin_assistance.domain.measure import DepartmentReply
+from fangpin_kit.clock import china_date
 
 SIMULATOR_NAMESPACE = uuid.UUID("0b9e4f7a-2c1d-5e3f-8a6b-7c9d0e1f2a3b")
 """uuid5 namespace of simulated reply ids: the same dispatch always yields the same replies."""
@@ -98,7 +99,7 @@ def simulate(dispatch: MeasureDispatched, policy: SimulatorPolicy) -> tuple[Depa
         return ()
     behaviour = decide(dispatch, policy)
     sent_at = dispatch.occurred_at + policy.reply_after
-    started_on = sent_at.date()
+    started_on = china_date(sent_at)
     months = policy.term_months.get(dispatch.term_kind)
     term_end = add_months(started_on, months) if months else None
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from fangpin_kit.clock import CHINA
 from fangpin_kit.masking import mask_bank_account, mask_id_number, mask_name, mask_phone, mask_text
 from fangpin_notify.domain.kinds import EventKind, Phase, Role
 
@@ -277,6 +278,8 @@ def default_catalog() -> TemplateCatalog:
 
 def _format_scalar(name: str, value: Any, fmt: LocaleFormat) -> str:
     if isinstance(value, datetime):
+        if value.tzinfo is not None:  # instants are UTC; people read China time
+            value = value.astimezone(CHINA)
         return f"{_format_scalar(name, value.date(), fmt)} {value:%H:%M}"
     if isinstance(value, date):
         return fmt.date.format(
