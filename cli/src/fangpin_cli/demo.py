@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -45,10 +46,30 @@ class DemoCounty:
         return [f"{town}{v:03d}" for town in self.towns() for v in (1, 2)]
 
 
+def unique_id_number(region: str, birth: date, seq: int, used: set[str]) -> tuple[str, date]:
+    """An ID number not in `used` (which it joins) and the birth date it encodes: the next free
+    sequence code of that birth date, else of the next day. Keeps demo households valid at any
+    size (intake refuses a person who is already a member of another household)."""
+    for shift in range(366):
+        day = birth + timedelta(days=shift)
+        for step in range(1000):
+            candidate = id_number(region, day, seq + step)
+            if candidate not in used:
+                used.add(candidate)
+                return candidate, day
+    raise ValueError(f"no free ID number near {birth} in region {region}")
+
+
 def generate_households(demo: DemoCounty, today: date) -> list[dict[str, Any]]:
+    """The demo county's households as a list (see `iter_households`)."""
+    return list(iter_households(demo, today))
+
+
+def iter_households(demo: DemoCounty, today: date) -> Iterator[dict[str, Any]]:
+    """Valid v1 household records, reproducible from the seed, unique ID numbers at any size."""
     rng = random.Random(demo.seed)
     villages = demo.villages()
-    out = []
+    used: set[str] = set()
     seq = 0
     for n in range(demo.households):
         village = villages[n % len(villages)]
@@ -60,8 +81,9 @@ def generate_households(demo: DemoCounty, today: date) -> list[dict[str, Any]]:
             birth = today - timedelta(days=age * 365 + rng.randint(0, 364))
             is_child = i >= 2
             labor = "none" if is_child or age > 65 else rng.choice(("full", "full", "weak", "semi"))
+            member_id, birth = unique_id_number(demo.county, birth, seq, used)
             member: dict[str, Any] = {
-                "id_number": id_number(demo.county, birth, seq),
+                "id_number": member_id,
                 "name": rng.choice(SURNAMES) + rng.choice(GIVEN) + rng.choice(GIVEN),
                 "relation": "head" if i == 0 else ("spouse" if i == 1 else "child"),
                 "birth_date": birth.isoformat(),
@@ -101,8 +123,7 @@ def generate_households(demo: DemoCounty, today: date) -> list[dict[str, Any]]:
         }
         if rng.random() < 0.03:
             record["housing_safe"] = False
-        out.append(record)
-    return out
+        yield record
 
 
 def generate_warnings(
