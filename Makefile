@@ -56,6 +56,7 @@ bench: install
 
 # make migration SERVICE=intake MSG="add clue outcome"
 migration: install
+	mkdir -p var
 	FANGPIN_DB_URL=sqlite+aiosqlite:///$(CURDIR)/var/migration-$(SERVICE).db $(PY) -m fangpin_kit.migrations upgrade services/$(SERVICE)/src/fangpin_$(SERVICE)/migrations
 	cd services/$(SERVICE) && FANGPIN_DB_URL=sqlite+aiosqlite:///$(CURDIR)/var/migration-$(SERVICE).db ../../$(VENV)/bin/alembic revision --autogenerate -m "$(MSG)"
 	rm -f var/migration-$(SERVICE).db

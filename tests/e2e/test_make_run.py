@@ -45,7 +45,7 @@ def test_run_starts_everything_loads_the_demo_and_a_rerun_duplicates_nothing(
     offset = offset_to(START)
     first = run_once(tmp_path, offset)
     assert "fangpin: all services healthy" in first
-    assert "'created': 60" in first
+    assert "households created 60, updated 0" in first
     assert re.search(r"warnings published [1-9]\d*, already on the bus 0", first)
 
     counts_after_first = _intake_counts(tmp_path)

@@ -10,6 +10,16 @@ from google.protobuf.message import Message
 
 from fangpin.v1 import assistance_pb2, assistance_pb2_grpc
 from fangpin_cli.endpoints import call, emit_json
+from fangpin_cli.output import (
+    JsonFlag,
+    LangOption,
+    emit_one,
+    emit_rows,
+    measures_table,
+    plan_view,
+    tasks_table,
+)
+from fangpin_cli.paging import After, AllPages, follow, limit_option, next_page_hint
 
 plan_app = typer.Typer(no_args_is_help=True, help="Household plans (一户一策).")
 measures_app = typer.Typer(no_args_is_help=True, help="Measures dispatched to departments.")
@@ -36,6 +46,15 @@ def _ask(method: str, request: Message) -> Message:
     return call("assistance", Stub, run)
 
 
+def _ask_pages(method: str, request: Any, items: str, after: str, all_pages: bool) -> Any:
+    """A List* call from the page after `after`, and every later page with `all_pages`."""
+
+    async def run(stub: Stub) -> Any:
+        return await follow(getattr(stub, method), request, items, after=after, all_pages=all_pages)
+
+    return call("assistance", Stub, run)
+
+
 def _waivers(items: list[str]) -> list[assistance_pb2.WaiverInput]:
     """`RULE=REASON` pairs (e.g. `developmental_required=elderly couple, no labor market`)."""
     waivers = []
@@ -53,10 +72,16 @@ def _measure_input(item: str) -> assistance_pb2.MeasureInput:
     return assistance_pb2.MeasureInput(measure_key=key.strip(), beneficiary=member.strip())
 
 
+def _emit_plan(plan: Message, as_json: bool, lang: str) -> None:
+    """The plan as one JSON line, or on a terminal its view with the measures."""
+    emit_one(as_dict(plan), as_json=as_json, lang=lang, view=plan_view, with_names=True)
+
+
 @plan_app.command("show")
-def show(household_id: str) -> None:
-    """Print a household's plan (JSON): measures, violations, cadres, replacements."""
-    emit_json(as_dict(_ask("GetPlan", assistance_pb2.GetPlanRequest(household_id=household_id))))
+def show(household_id: str, as_json: bool = JsonFlag, lang: str = LangOption) -> None:
+    """A household's plan: measures, rule violations, contact cadres, replacements."""
+    plan = _ask("GetPlan", assistance_pb2.GetPlanRequest(household_id=household_id))
+    _emit_plan(plan, as_json, lang)
 
 
 @plan_app.command("confirm")
@@ -64,12 +89,14 @@ def confirm(
     household_id: str,
     by: str = typer.Option(..., "--by", help="the confirming cadre"),
     waive: list[str] = typer.Option([], "--waive", help="RULE=REASON, repeatable"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """Adopt a proposed plan; its measures go out to the departments."""
     request = assistance_pb2.ConfirmPlanRequest(
         household_id=household_id, by=by, waivers=_waivers(waive)
     )
-    emit_json(as_dict(_ask("ConfirmPlan", request)))
+    _emit_plan(_ask("ConfirmPlan", request), as_json, lang)
 
 
 @plan_app.command("adjust")
@@ -80,6 +107,8 @@ def adjust(
     add: list[str] = typer.Option([], "--add", help="type.sub[@member], repeatable"),
     withdraw: list[str] = typer.Option([], "--withdraw", help="measure id, repeatable"),
     waive: list[str] = typer.Option([], "--waive", help="RULE=REASON, repeatable"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """Add or withdraw measures; a change that breaks a plan rule is refused by its name."""
     request = assistance_pb2.AdjustPlanRequest(
@@ -90,7 +119,7 @@ def adjust(
         withdraw=withdraw,
         waivers=_waivers(waive),
     )
-    emit_json(as_dict(_ask("AdjustPlan", request)))
+    _emit_plan(_ask("AdjustPlan", request), as_json, lang)
 
 
 @plan_app.command("replace")
@@ -100,6 +129,8 @@ def replace(
     reason: str = typer.Option(..., "--reason"),
     with_: str = typer.Option("", "--with", help="type.sub[@member]; default: the proposal"),
     waive: list[str] = typer.Option([], "--waive", help="RULE=REASON, repeatable"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """Replace a rejected (or escalated) measure."""
     chosen = _measure_input(with_) if with_ else assistance_pb2.MeasureInput()
@@ -111,7 +142,7 @@ def replace(
         beneficiary=chosen.beneficiary,
         waivers=_waivers(waive),
     )
-    emit_json(as_dict(_ask("ReplaceMeasure", request)))
+    _emit_plan(_ask("ReplaceMeasure", request), as_json, lang)
 
 
 @plan_app.command("assign-cadre")
@@ -130,19 +161,29 @@ def assign_cadre(
 
 @measures_app.command("list")
 def list_measures(
-    dept: str = typer.Option("", "--dept"),
-    status: str = typer.Option("", "--status"),
-    household: str = typer.Option("", "--household"),
+    dept: str = typer.Option("", "--dept", help="lead department code, e.g. civil_affairs"),
+    status: str = typer.Option(
+        "",
+        "--status",
+        help="proposed | dispatched | accepted | in_progress | completed | rejected | expired "
+        "| withdrawn",
+    ),
+    household: str = typer.Option("", "--household", help="one household's measures"),
     overdue: bool = typer.Option(False, "--overdue", help="escalated, still unanswered"),
-    limit: int = typer.Option(100, "--limit"),
+    limit: int = limit_option(100, "by measure id"),
+    after: str = After,
+    all_pages: bool = AllPages,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """Measures by department and status, one JSON line each."""
+    """Measures by department and status: a table on a terminal, else one JSON line each."""
     request = assistance_pb2.ListMeasuresRequest(
         dept=dept, status=status, household_id=household, overdue=overdue, limit=limit
     )
-    reply = _ask("ListMeasures", request)
-    for measure in reply.measures:  # type: ignore[attr-defined]
-        emit_json(as_dict(measure))
+    reply = _ask_pages("ListMeasures", request, "measures", after, all_pages)
+    measures = [as_dict(measure) for measure in reply.measures]
+    emit_rows(measures, as_json=as_json, lang=lang, view=measures_table, with_names=True)
+    next_page_hint(reply)
 
 
 @followup_app.command("visit")
@@ -192,13 +233,20 @@ def income(
 @followup_app.command("tasks")
 def tasks(
     overdue: bool = typer.Option(False, "--overdue", help="open and past due"),
-    household: str = typer.Option("", "--household"),
-    kind: str = typer.Option("", "--kind"),
-    status: str = typer.Option("", "--status"),
-    cadre: str = typer.Option("", "--cadre"),
-    limit: int = typer.Option(100, "--limit"),
+    household: str = typer.Option("", "--household", help="one household's tasks"),
+    kind: str = typer.Option(
+        "", "--kind", help="plan_due | visit | income_collection | measure_replacement"
+    ),
+    status: str = typer.Option("", "--status", help="open | done | cancelled"),
+    cadre: str = typer.Option("", "--cadre", help="tasks assigned to this cadre"),
+    limit: int = limit_option(100, "earliest due first"),
+    after: str = After,
+    all_pages: bool = AllPages,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """Follow-up tasks (visits, income collection, plan due, replacements), one JSON line each."""
+    """Follow-up tasks (visits, income collection, plan due, replacements): a table on a
+    terminal, else one JSON line each."""
     request = assistance_pb2.ListTasksRequest(
         household_id=household,
         kind=kind,
@@ -207,6 +255,7 @@ def tasks(
         cadre_id=cadre,
         limit=limit,
     )
-    reply = _ask("ListTasks", request)
-    for task in reply.tasks:  # type: ignore[attr-defined]
-        emit_json(as_dict(task))
+    reply = _ask_pages("ListTasks", request, "tasks", after, all_pages)
+    tasks = [as_dict(task) for task in reply.tasks]
+    emit_rows(tasks, as_json=as_json, lang=lang, view=tasks_table, with_names=True)
+    next_page_hint(reply)

@@ -4,18 +4,101 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
+from functools import partial
 from typing import Any
 
 import typer
 from google.protobuf.json_format import MessageToDict
 
 from fangpin.v1 import approval_pb2, approval_pb2_grpc
-from fangpin_cli.endpoints import call, emit_json
-
-app = typer.Typer(
-    no_args_is_help=True,
-    help="Identification and elimination cases (approval): queues, signing, notices.",
+from fangpin_cli.endpoints import call
+from fangpin_cli.output import (
+    JsonFlag,
+    LangOption,
+    case_table,
+    case_view,
+    emit_one,
+    emit_rows,
+    register_table,
+    register_view,
 )
+from fangpin_cli.paging import After, AllPages, OldestFirst, follow, limit_option, next_page_hint
+from fangpin_contracts.vocabulary import label
+
+# The step order of each procedure as the approval service enforces it (flow version 2021,
+# services/approval/.../domain/procedure.py; cli/tests/test_help.py compares them).
+PROCEDURES: dict[str, tuple[str, ...]] = {
+    "identification": (
+        "application",
+        "verification",
+        "village_appraisal",
+        "town_review",
+        "county_approval",
+    ),
+    "elimination": (
+        "nomination",
+        "verification",
+        "village_appraisal",
+        "town_review",
+        "county_approval",
+    ),
+}
+
+# What happens at each step, as the server allows it (one line of `fangpin case --help`).
+STEP_RULES: dict[str, str] = {
+    "application": "the household signs, or the village signs on its behalf",
+    "nomination": "the village nominates a monitored household (`case nominate` signs it)",
+    "verification": (
+        "village/town cadres visit the household and sign together, at least 2 (--co-signer); "
+        "due 5 working days after the clue; may reject"
+    ),
+    "village_appraisal": (
+        "the village holds the democratic appraisal (民主评议), then `case publish-notice` "
+        "starts the public notice (公示, at least 5 days, the day of publication is day 1); "
+        "an objection (`case object`) during the notice sends the case back to verification; "
+        "the village signs from the day after the notice's last day, with --special-reason "
+        "when screening listed exclusions; may reject"
+    ),
+    "town_review": "the town signs, or `case return` to village_appraisal; may reject",
+    "county_approval": (
+        "the county signs and the case is approved, or `case return` to town_review; may reject"
+    ),
+}
+
+
+def _procedure_help(kind: str, opened_by: str, before: tuple[str, ...] = ()) -> str:
+    """One procedure's steps in order, one numbered item each (a step of `before`: as above)."""
+    lines = [f"\b\n{kind} {label('case_kind', kind)} ({opened_by}):"]
+    for n, step in enumerate(PROCEDURES[kind], start=1):
+        rule = "as above" if step in before else STEP_RULES[step]
+        item = f"{n}. {step} {label('step', step)}: {rule}"
+        lines.extend(textwrap.wrap(item, 90, initial_indent="  ", subsequent_indent="     "))
+    return "\n".join(lines)
+
+
+CASE_HELP = "\n\n".join(
+    [
+        "Identification and elimination cases (approval): queues, signing, notices.",
+        "Each procedure runs its steps in this order; `case sign` signs the current step and "
+        "the case moves to the next (the county's signature decides it). Time limits are the "
+        "county's dated parameters (`fangpin rules list`); the national baseline is shown.",
+        _procedure_help("identification", "opened when screening puts a household in scope"),
+        _procedure_help(
+            "elimination", "risk elimination, 怎么进怎么出", before=PROCEDURES["identification"]
+        ),
+        "\b\n"
+        "green channel 绿色通道 (identification, sudden urgent hardship): `case green-channel`,\n"
+        "  confirmed by the village and by the town, registers the household at once and\n"
+        "  assistance starts; the steps above must still be completed within 1 month.\n"
+        "after approval: `case system-entry` within 10 days (录入全国系统); the household's\n"
+        "  plan (一户一策) is due within 10 days.\n"
+        "while a case is open: `case withdraw` (identification: the household or the village;\n"
+        "  elimination: the village); clue to county approval within 15 days.",
+    ]
+)
+
+app = typer.Typer(no_args_is_help=True, help=CASE_HELP)
 register_app = typer.Typer(no_args_is_help=True, help="Register of monitored households.")
 audit_app = typer.Typer(no_args_is_help=True, help="The approval audit ledger.")
 
@@ -35,7 +118,9 @@ def install(root: typer.Typer) -> None:
 ActorId = typer.Option(None, "--actor-id", help="signer's id (a household signs as its id)")
 ActorName = typer.Option(None, "--actor-name", help="signer's name")
 ActorRole = typer.Option(None, "--role", help="signer's function, e.g. village_secretary")
-ActorLevel = typer.Option(None, "--level", help="household | village | town | county")
+ActorLevel = typer.Option(
+    None, "--level", help="household | village | town | county (who may sign: see case --help)"
+)
 ActorRegion = typer.Option(None, "--region", help="the signer's village/town/county code")
 Comment = typer.Option("", "--comment", help="comment recorded with the action")
 Attachments = typer.Option([], "--attachment", help="attachment reference (repeatable)")
@@ -97,8 +182,10 @@ def _case_dict(case: approval_pb2.Case) -> dict[str, Any]:
     return MessageToDict(case, preserving_proto_field_name=True)
 
 
-def _emit_case(case: approval_pb2.Case) -> None:
-    emit_json(_case_dict(case))
+def _emit_case(case: approval_pb2.Case, as_json: bool, lang: str) -> None:
+    """The case as one JSON line, or on a terminal its view with the procedure's progress."""
+    view = partial(case_view, procedures=PROCEDURES)
+    emit_one(_case_dict(case), as_json=as_json, lang=lang, view=view, with_names=True)
 
 
 # ------------------------------------------------------------------------- queries
@@ -107,14 +194,23 @@ def _emit_case(case: approval_pb2.Case) -> None:
 @app.command("list")
 def list_(
     region: str = typer.Option("", help="county (6), town (9) or village (12) code"),
-    step: str = typer.Option("", help="application | verification | village_appraisal | ..."),
+    step: str = typer.Option(
+        "",
+        help="application | nomination | verification | village_appraisal | town_review "
+        "| county_approval",
+    ),
     status: str = typer.Option("", help="open | approved | rejected | withdrawn"),
     kind: str = typer.Option("", help="identification | elimination"),
     household: str = typer.Option("", "--household", help="one household's cases"),
     overdue: bool = typer.Option(False, "--overdue", help="only cases past a time limit"),
-    limit: int = typer.Option(100, help="at most this many (max 1000), oldest first"),
+    limit: int = limit_option(100, "newest first"),
+    after: str = After,
+    all_pages: bool = AllPages,
+    oldest_first: bool = OldestFirst,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """A queue of cases, one JSON line each (no timelines)."""
+    """A queue of cases: a table on a terminal, else one JSON line each (no timelines)."""
     request = approval_pb2.ListCasesRequest(
         region=region,
         step=step,
@@ -123,23 +219,26 @@ def list_(
         household_id=household,
         overdue_only=overdue,
         limit=limit,
+        oldest_first=oldest_first,
     )
 
     async def run(stub: Stub) -> approval_pb2.ListCasesResponse:
-        return await stub.ListCases(request)
+        return await follow(stub.ListCases, request, "cases", after=after, all_pages=all_pages)
 
-    for case in call("approval", Stub, run).cases:
-        _emit_case(case)
+    reply = call("approval", Stub, run)
+    cases = [_case_dict(case) for case in reply.cases]
+    emit_rows(cases, as_json=as_json, lang=lang, view=case_table, with_names=True)
+    next_page_hint(reply)
 
 
 @app.command("show")
-def show(case_id: str) -> None:
-    """One case with its timeline (JSON)."""
+def show(case_id: str, as_json: bool = JsonFlag, lang: str = LangOption) -> None:
+    """One case with its progress through the steps and its timeline."""
 
     async def run(stub: Stub) -> approval_pb2.Case:
         return await stub.GetCase(approval_pb2.GetCaseRequest(case_id=case_id))
 
-    _emit_case(call("approval", Stub, run))
+    _emit_case(call("approval", Stub, run), as_json, lang)
 
 
 @app.command("notice-text")
@@ -169,14 +268,19 @@ def notice_text(
 @app.command("sign")
 def sign(
     case_id: str,
-    step: str = typer.Option("", help="the step you sign (checked against the case's)"),
+    step: str = typer.Option("", help="the step you sign (checked against the case's current)"),
     comment: str = Comment,
     attachment: list[str] = Attachments,
     co_signer: list[str] = typer.Option(
-        [], "--co-signer", help="another cadre signing the visit: ID/NAME/LEVEL/REGION[/ROLE]"
+        [],
+        "--co-signer",
+        help="verification: another cadre signing the visit, ID/NAME/LEVEL/REGION[/ROLE] "
+        "(repeatable; at least 2 signers in all)",
     ),
     special_reason: str = typer.Option(
-        "", help="village appraisal: why an excluded household is admitted anyway"
+        "",
+        help="village_appraisal: why a household screening excluded is admitted anyway "
+        "(特殊情况由村民主评议认定); required then",
     ),
     expected_version: int = ExpectedVersion,
     actor_id: str | None = ActorId,
@@ -184,8 +288,16 @@ def sign(
     role: str | None = ActorRole,
     level: str | None = ActorLevel,
     region: str | None = ActorRegion,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """Sign the case's current step; prints the case after it."""
+    """Sign the case's current step; the case moves to the next step (prints it after).
+
+    At verification the cadres who visited sign together (--co-signer). At village_appraisal
+    the step is signed only once the public notice has run: hold the appraisal, start the
+    notice with `case publish-notice`, sign from the day after its last day. The county's
+    signature at county_approval approves the case. The order: `fangpin case --help`.
+    """
     request = approval_pb2.SignStepRequest(
         case_id=case_id,
         step=step,
@@ -200,7 +312,7 @@ def sign(
     async def run(stub: Stub) -> approval_pb2.Case:
         return await stub.SignStep(request)
 
-    _emit_case(call("approval", Stub, run))
+    _emit_case(call("approval", Stub, run), as_json, lang)
 
 
 def _text_action(
@@ -210,6 +322,8 @@ def _text_action(
     attachments: list[str],
     expected_version: int,
     actor: approval_pb2.Actor,
+    as_json: bool = False,
+    lang: str = "zh",
 ) -> None:
     request = approval_pb2.CaseActionRequest(
         case_id=case_id,
@@ -222,7 +336,7 @@ def _text_action(
     async def run(stub: Stub) -> approval_pb2.Case:
         return await getattr(stub, rpc)(request)  # type: ignore[no-any-return]
 
-    _emit_case(call("approval", Stub, run))
+    _emit_case(call("approval", Stub, run), as_json, lang)
 
 
 def _text_command(name: str, rpc: str, doc: str, text: Any = Comment) -> None:
@@ -239,9 +353,11 @@ def _text_command(name: str, rpc: str, doc: str, text: Any = Comment) -> None:
         role: str | None = ActorRole,
         level: str | None = ActorLevel,
         region: str | None = ActorRegion,
+        as_json: bool = JsonFlag,
+        lang: str = LangOption,
     ) -> None:
         actor = actor_from(actor_id, actor_name, role, level, region)
-        _text_action(rpc, case_id, text, attachment, expected_version, actor)
+        _text_action(rpc, case_id, text, attachment, expected_version, actor, as_json, lang)
 
     command.__doc__ = doc
     command.__name__ = name.replace("-", "_")
@@ -255,42 +371,52 @@ def _required(flag: str, help: str) -> Any:
 _text_command(
     "publish-notice",
     "PublishNotice",
-    "Start the village public notice (公示) after the democratic appraisal.",
+    "Start the village public notice (公示) at village_appraisal: after the appraisal meeting "
+    "(民主评议), before the step is signed. The notice runs at least 5 days (the day of "
+    "publication is day 1); objections are taken while it runs (`case object`); the village "
+    "signs village_appraisal from the day after its last day.",
 )
 _text_command(
     "object",
     "Object",
-    "Record an objection raised during the notice: the case goes back to verification.",
+    "Record an objection raised while the public notice runs (village_appraisal, not yet "
+    "signed): the case goes back to verification; appraisal and notice are held again.",
     _required("--comment", "the objection's content"),
 )
 _text_command(
     "return",
     "ReturnCase",
-    "Send the case back one step (退回) from town review or county approval.",
+    "Send the case back one step (退回): town_review to village_appraisal, county_approval "
+    "to town_review.",
     _required("--comment", "why the case goes back"),
 )
 _text_command(
     "reject",
     "RejectCase",
-    "Refuse the case at its current step (不予认定 / 不予消除).",
+    "Refuse the case at its current step (不予认定 / 不予消除): verification, "
+    "village_appraisal, town_review or county_approval; a green channel stops.",
     _required("--reason", "why the case is refused"),
 )
 _text_command(
     "withdraw",
     "WithdrawCase",
-    "The household (or the nominating village) withdraws the case.",
+    "Withdraw an open case: identification by the household or the village, elimination by "
+    "the village; a green channel stops.",
     _required("--reason", "why the application is withdrawn"),
 )
 _text_command(
     "green-channel",
     "OpenGreenChannel",
-    "Confirm urgent hardship (绿色通道); village and town both confirm, then it opens.",
+    "Confirm sudden urgent hardship for the green channel (绿色通道, identification only); "
+    "once the village and the town have both confirmed, the household is registered at once "
+    "and assisted; the procedure must still be completed within 1 month.",
     _required("--comment", "the sudden, urgent hardship"),
 )
 _text_command(
     "system-entry",
     "RecordSystemEntry",
-    "Record that the county entered the approved case in the national system.",
+    "After county approval: record that the county entered the decision in the national "
+    "system (录入全国系统, within 10 days of approval).",
 )
 
 
@@ -306,8 +432,14 @@ def nominate(
     role: str | None = ActorRole,
     level: str | None = ActorLevel,
     region: str | None = ActorRegion,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """The village nominates a monitored household for risk elimination (风险消除)."""
+    """The village nominates a monitored household for risk elimination (风险消除).
+
+    Opens an elimination case and signs its first step (nomination); it then runs
+    verification, village_appraisal, town_review and county_approval like an identification.
+    """
     request = approval_pb2.NominateEliminationRequest(
         household_id=household_id,
         actor=actor_from(actor_id, actor_name, role, level, region),
@@ -320,38 +452,48 @@ def nominate(
     async def run(stub: Stub) -> approval_pb2.Case:
         return await stub.NominateElimination(request)
 
-    _emit_case(call("approval", Stub, run))
+    _emit_case(call("approval", Stub, run), as_json, lang)
 
 
 # ------------------------------------------------------------------ register, audit
 
 
 @register_app.command("show")
-def register_show(household_id: str) -> None:
-    """A household's register entry with its history (JSON)."""
+def register_show(household_id: str, as_json: bool = JsonFlag, lang: str = LangOption) -> None:
+    """A household's register entry with its history."""
 
     async def run(stub: Stub) -> approval_pb2.RegisterEntry:
         return await stub.GetRegisterEntry(
             approval_pb2.GetRegisterEntryRequest(household_id=household_id)
         )
 
-    emit_json(MessageToDict(call("approval", Stub, run), preserving_proto_field_name=True))
+    entry = MessageToDict(call("approval", Stub, run), preserving_proto_field_name=True)
+    emit_one(entry, as_json=as_json, lang=lang, view=register_view, with_names=True)
 
 
 @register_app.command("list")
 def register_list(
     region: str = typer.Option("", help="county (6), town (9) or village (12) code"),
     status: str = typer.Option("", help="monitored | eliminated | held | rolled_back | removed"),
-    limit: int = typer.Option(100, help="at most this many (max 1000)"),
+    limit: int = limit_option(100, "most recently changed first"),
+    after: str = After,
+    all_pages: bool = AllPages,
+    oldest_first: bool = OldestFirst,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """Households in the register, one JSON line each."""
-    request = approval_pb2.ListRegisterRequest(region=region, status=status, limit=limit)
+    """Households in the register: a table on a terminal, else one JSON line each."""
+    request = approval_pb2.ListRegisterRequest(
+        region=region, status=status, limit=limit, oldest_first=oldest_first
+    )
 
     async def run(stub: Stub) -> approval_pb2.ListRegisterResponse:
-        return await stub.ListRegister(request)
+        return await follow(stub.ListRegister, request, "entries", after=after, all_pages=all_pages)
 
-    for entry in call("approval", Stub, run).entries:
-        emit_json(MessageToDict(entry, preserving_proto_field_name=True))
+    reply = call("approval", Stub, run)
+    entries = [MessageToDict(entry, preserving_proto_field_name=True) for entry in reply.entries]
+    emit_rows(entries, as_json=as_json, lang=lang, view=register_table, with_names=True)
+    next_page_hint(reply)
 
 
 @audit_app.command("verify")

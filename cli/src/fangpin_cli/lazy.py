@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import typer
 from typer import _click
-from typer.core import TyperGroup
+from typer.core import MarkupMode, TyperGroup
 from typer.main import get_group
 
 
@@ -21,11 +21,12 @@ class _Entry:
     target: str
     install: bool
 
-    def load(self) -> dict[str, _click.Command]:
-        """Import the target and build its click command(s), exactly as eager registration."""
+    def load(self, markup_mode: MarkupMode) -> dict[str, _click.Command]:
+        """Import the target and build its click command(s), exactly as eager registration,
+        with the help markup mode of the app they join."""
         module_name, _, attribute = self.target.partition(":")
         obj = getattr(import_module(module_name), attribute)
-        holder = typer.Typer()
+        holder = typer.Typer(rich_markup_mode=markup_mode)
         holder.callback()(_no_options)  # a group even for one command
         if self.install:
             obj(holder)
@@ -51,14 +52,20 @@ class _LazyCommands(MutableMapping[str, _click.Command]):
     imports its module once.
     """
 
-    def __init__(self, eager: MutableMapping[str, _click.Command], lazy: dict[str, _Entry]):
+    def __init__(
+        self,
+        eager: MutableMapping[str, _click.Command],
+        lazy: dict[str, _Entry],
+        markup_mode: MarkupMode = None,
+    ):
         self._eager = eager
         self._lazy = lazy
+        self._markup_mode = markup_mode
 
     def __getitem__(self, name: str) -> _click.Command:
         if name not in self._eager:
             entry = self._lazy[name]  # KeyError for an unknown name, as a dict
-            self._eager.update(entry.load())
+            self._eager.update(entry.load(self._markup_mode))
         return self._eager[name]
 
     def __setitem__(self, name: str, command: _click.Command) -> None:
@@ -87,7 +94,7 @@ class _LazyGroup(TyperGroup):
 
     def __init__(self, **attrs: Any) -> None:
         super().__init__(**attrs)
-        self.commands = _LazyCommands(self.commands, dict(self.lazy))
+        self.commands = _LazyCommands(self.commands, dict(self.lazy), self.rich_markup_mode)
 
     def get_command(self, ctx: _click.Context, cmd_name: str) -> _click.Command | None:
         return self.commands.get(cmd_name)
@@ -96,10 +103,13 @@ class _LazyGroup(TyperGroup):
 class LazyTyper(typer.Typer):
     """`typer.Typer` plus `lazy(...)`: commands registered by where they live, imported on use.
 
-    Eager registration (`add_typer`, `command`) still works alongside.
+    Eager registration (`add_typer`, `command`) still works alongside. Help is plain text
+    unless `rich_markup_mode` is given: `[...]` in a help (`ID/NAME[/ROLE]`, `type.sub[@member]`)
+    is shown as written, never read as rich markup (which crashes or drops it).
     """
 
     def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("rich_markup_mode", None)
         self._lazy: dict[str, _Entry] = {}
         group = type("LazyTyperGroup", (_LazyGroup,), {"lazy": self._lazy})
         super().__init__(cls=group, **kwargs)

@@ -18,6 +18,7 @@ app.lazy("rules", "fangpin_cli.rules:app")
 app.lazy("warn", "fangpin_cli.warn:app")
 app.lazy("plan measures followup", "fangpin_cli.assistance:register", install=True)
 app.lazy("dept", "fangpin_cli.dept:app")
+app.lazy("demo", "fangpin_cli.walk:app")
 app.lazy("case register audit", "fangpin_cli.case:install", install=True)
 app.lazy("notify", "fangpin_cli.notify:app")
 

@@ -10,6 +10,25 @@ from google.protobuf.message import Message
 
 from fangpin.v1 import notify_pb2, notify_pb2_grpc
 from fangpin_cli.endpoints import call, emit_json
+from fangpin_cli.output import (
+    JsonFlag,
+    LangOption,
+    deadlines_table,
+    emit_one,
+    emit_rows,
+    notice_view,
+    notices_table,
+    subscriptions_table,
+)
+from fangpin_cli.paging import (
+    After,
+    AllPages,
+    AllPagesOnly,
+    OldestFirst,
+    follow,
+    limit_option,
+    next_page_hint,
+)
 
 app = typer.Typer(no_args_is_help=True, help="Notifications (notify): who hears what, and when.")
 
@@ -75,23 +94,26 @@ def subscriptions(
     role: str = typer.Option("", help="only this role"),
     region: str = typer.Option("", help="whose area overlaps this code"),
     all_: bool = typer.Option(False, "--all", help="include ended subscriptions"),
-    limit: int = typer.Option(100, help="at most this many"),
+    limit: int = limit_option(100, "by recipient, area and channel"),
+    after: str = After,
+    all_pages: bool = AllPagesOnly,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """List subscriptions (JSON lines; phone numbers masked)."""
+    """List subscriptions: a table on a terminal, else JSON lines (phone numbers masked)."""
+    request = notify_pb2.ListSubscriptionsRequest(
+        recipient_id=recipient, role=role, region=region, include_inactive=all_, limit=limit
+    )
 
     async def run(stub: Stub) -> notify_pb2.ListSubscriptionsResponse:
-        return await stub.ListSubscriptions(
-            notify_pb2.ListSubscriptionsRequest(
-                recipient_id=recipient,
-                role=role,
-                region=region,
-                include_inactive=all_,
-                limit=limit,
-            )
+        return await follow(
+            stub.ListSubscriptions, request, "subscriptions", after=after, all_pages=all_pages
         )
 
-    for sub in call("notify", Stub, run).subscriptions:
-        emit_json(_dict(sub))
+    reply = call("notify", Stub, run)
+    rows = [_dict(sub) for sub in reply.subscriptions]
+    emit_rows(rows, as_json=as_json, lang=lang, view=subscriptions_table)
+    next_page_hint(reply)
 
 
 @app.command("list")
@@ -103,40 +125,50 @@ def list_(
     channel: str = typer.Option("", help="log | webhook | email | sms"),
     phase: str = typer.Option("", help="before | due | escalation"),
     deadline: str = typer.Option("", help="deadline key"),
-    limit: int = typer.Option(50, help="at most this many, newest first"),
+    limit: int = limit_option(50, "newest first"),
+    after: str = After,
+    all_pages: bool = AllPages,
+    oldest_first: bool = OldestFirst,
     body: bool = typer.Option(False, help="include the message body"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """Recorded notices, newest first (JSON lines)."""
+    """Recorded notices, newest first: a table on a terminal, else JSON lines."""
+    request = notify_pb2.ListNoticesRequest(
+        recipient=recipient,
+        household_id=household,
+        kind=kind,
+        state=state,
+        channel=channel,
+        phase=phase,
+        deadline_key=deadline,
+        limit=limit,
+        oldest_first=oldest_first,
+    )
 
     async def run(stub: Stub) -> notify_pb2.ListNoticesResponse:
-        return await stub.ListNotices(
-            notify_pb2.ListNoticesRequest(
-                recipient=recipient,
-                household_id=household,
-                kind=kind,
-                state=state,
-                channel=channel,
-                phase=phase,
-                deadline_key=deadline,
-                limit=limit,
-            )
-        )
+        return await follow(stub.ListNotices, request, "notices", after=after, all_pages=all_pages)
 
-    for notice in call("notify", Stub, run).notices:
+    reply = call("notify", Stub, run)
+    rows = []
+    for notice in reply.notices:
         shown = _dict(notice)
         if not body:
             shown.pop("body", None)
-        emit_json(shown)
+        rows.append(shown)
+    emit_rows(rows, as_json=as_json, lang=lang, view=notices_table, with_names=True)
+    next_page_hint(reply)
 
 
 @app.command("show")
-def show(notice_id: str) -> None:
-    """One notice with its delivery state and every attempt (JSON)."""
+def show(notice_id: str, as_json: bool = JsonFlag, lang: str = LangOption) -> None:
+    """One notice with its delivery state and every attempt."""
 
     async def run(stub: Stub) -> notify_pb2.Notice:
         return await stub.GetNotice(notify_pb2.GetNoticeRequest(notice_id=notice_id))
 
-    emit_json(_dict(call("notify", Stub, run)))
+    notice = _dict(call("notify", Stub, run))
+    emit_one(notice, as_json=as_json, lang=lang, view=notice_view, with_names=True)
 
 
 @app.command("deadlines")
@@ -146,21 +178,29 @@ def deadlines(
     region: str = typer.Option("", help="region code prefix"),
     kind: str = typer.Option("", help="reminder kind"),
     ref: str = typer.Option("", help="case:<id>, clue:<id> or task:<id>"),
-    limit: int = typer.Option(100, help="at most this many, earliest due first"),
+    limit: int = limit_option(100, "earliest due first"),
+    after: str = After,
+    all_pages: bool = AllPages,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """Deadlines notify reminds of, with how many notices each has had (JSON lines)."""
+    """Deadlines notify reminds of, with how many notices each has had: a table on a
+    terminal, else JSON lines."""
+    request = notify_pb2.ListDeadlinesRequest(
+        status="" if status == "all" else status,
+        household_id=household,
+        region=region,
+        kind=kind,
+        ref=ref,
+        limit=limit,
+    )
 
     async def run(stub: Stub) -> notify_pb2.ListDeadlinesResponse:
-        return await stub.ListDeadlines(
-            notify_pb2.ListDeadlinesRequest(
-                status="" if status == "all" else status,
-                household_id=household,
-                region=region,
-                kind=kind,
-                ref=ref,
-                limit=limit,
-            )
+        return await follow(
+            stub.ListDeadlines, request, "deadlines", after=after, all_pages=all_pages
         )
 
-    for deadline in call("notify", Stub, run).deadlines:
-        emit_json(_dict(deadline))
+    reply = call("notify", Stub, run)
+    rows = [_dict(deadline) for deadline in reply.deadlines]
+    emit_rows(rows, as_json=as_json, lang=lang, view=deadlines_table, with_names=True)
+    next_page_hint(reply)

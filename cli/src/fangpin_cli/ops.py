@@ -24,7 +24,9 @@ from fangpin.v1 import (
 from fangpin_cli.bus import nats_url, publish_warnings
 from fangpin_cli.demo import DemoCounty, generate_households, generate_warnings
 from fangpin_cli.endpoints import address, emit_json
-from fangpin_cli.launcher import Suite
+from fangpin_cli.launcher import Suite, configure_stores
+from fangpin_cli.output import JsonFlag, LangOption, emit_one, stats_view
+from fangpin_cli.stores import StoreError, shown
 from fangpin_cli.today import today
 from fangpin_contracts.subjects import SERVICES, dlq_subject, subject
 from fangpin_kit.grpcclient import channel
@@ -99,9 +101,19 @@ async def _read_dlq(url: str, county: str, service: str, limit: int) -> int:
 
 
 @app.command("stats")
-def stats() -> None:
-    """Counts from every service (JSON)."""
-    emit_json(asyncio.run(gather_stats({s: address(s) for s in SERVICES})))
+def stats(as_json: bool = JsonFlag, lang: str = LangOption) -> None:
+    """Counts from every service: a table per service on a terminal, else one JSON object."""
+    counts = asyncio.run(gather_stats({s: address(s) for s in SERVICES}))
+    emit_one(counts, as_json=as_json, lang=lang, view=stats_view)
+
+
+IMPORT_STATUSES = ("created", "updated", "unchanged", "rejected")
+
+
+def import_summary(outcomes: dict[str, int]) -> str:
+    """`households created 60, updated 0, unchanged 0, rejected 0` (and any other status)."""
+    statuses = [*IMPORT_STATUSES, *sorted(set(outcomes) - set(IMPORT_STATUSES))]
+    return "households " + ", ".join(f"{s} {outcomes.get(s, 0)}" for s in statuses)
 
 
 async def load_demo(suite: Suite, demo: DemoCounty) -> str:
@@ -144,8 +156,8 @@ async def load_demo(suite: Suite, demo: DemoCounty) -> str:
         json.dumps({**wanted, "loaded_on": day.isoformat(), "imported": outcomes}, indent=2)
     )
     return (
-        f"demo county {demo.county}: households {outcomes}; warnings published {published}, "
-        f"already on the bus {duplicates}"
+        f"demo county {demo.county}: {import_summary(outcomes)}; "
+        f"warnings published {published}, already on the bus {duplicates}"
     )
 
 
@@ -171,11 +183,15 @@ async def _run(suite: Suite, demo: DemoCounty | None, interval: float) -> None:
     for service in suite.services:
         typer.echo(
             f"  {service:<11} grpc {suite.address(service)}  log {suite.log_dir}/{service}.log"
+            f"  store {shown(suite.store_url(service))}"
         )
     typer.echo(f"  endpoints   {path}")
     if demo:
         typer.echo("  " + await load_demo(suite, demo))
-    typer.echo("Try: fangpin case list --step application | fangpin ops stats  (Ctrl-C stops)")
+    typer.echo(
+        "Try: fangpin case list --step application | fangpin demo walk | fangpin ops stats  "
+        "(Ctrl-C stops)"
+    )
     addresses = {s: suite.address(s) for s in suite.services}
     while not stop.is_set():
         typer.echo("summary: " + _summary_line(await gather_stats(addresses)))
@@ -194,9 +210,28 @@ def run(
     households: int = typer.Option(300, help="demo households"),
     interval: float = typer.Option(10.0, help="seconds between summary lines"),
     once: bool = typer.Option(False, help="start, load, print one summary and stop (smoke test)"),
+    db: str | None = typer.Option(
+        None,
+        "--db",
+        metavar="SERVER_URL",
+        help="PostgreSQL server for the stores (e.g. postgresql+psycopg://postgres@127.0.0.1"
+        ":5432/): one database per service, fangpin_<county>_<service>, created if missing. "
+        "Wins over FANGPIN_<SERVICE>_DB_URL; without either, SQLite var/<service>.db",
+    ),
 ) -> None:
-    """Start the whole suite on the embedded default and run until Ctrl-C."""
+    """Start the whole suite on the embedded default and run until Ctrl-C.
+
+    Stores: with --db, one PostgreSQL database per service on that server; else each service's
+    FANGPIN_<SERVICE>_DB_URL from the environment (e.g. FANGPIN_APPROVAL_DB_URL); else SQLite
+    under the state directory. A state directory stays with the stores it started with.
+    """
     suite = Suite(var_dir=(var_dir or repo_root() / "var").resolve(), county=county)
+    try:
+        for note in configure_stores(suite, db):
+            typer.echo(f"fangpin run: {note}", err=True)
+    except StoreError as exc:
+        typer.echo(f"fangpin run: {exc}", err=True)
+        raise typer.Exit(2) from None
     demo_county = DemoCounty(county=county, households=households) if demo else None
     try:
         if once:
@@ -213,6 +248,8 @@ async def _once(suite: Suite, demo: DemoCounty | None) -> None:
     await suite.wait_healthy(timeout=60)
     suite.write_endpoints()
     typer.echo("fangpin: all services healthy")
+    for service in suite.services:
+        typer.echo(f"  {service:<11} store {shown(suite.store_url(service))}")
     if demo:
         typer.echo(await load_demo(suite, demo))
     addresses = {s: suite.address(s) for s in suite.services}

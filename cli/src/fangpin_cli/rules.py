@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import date
 from pathlib import Path
 from typing import Any, Final
@@ -25,6 +26,19 @@ from fangpin_screening.domain.parameters import SCREENING_SECTION
 
 SECTIONS: Final[dict[str, SectionSpec]] = {SCREENING_SECTION.name: SCREENING_SECTION}
 """Sections whose parameter names and types are declared; others are checked for structure."""
+
+READ_BY: Final[dict[str, str]] = {
+    "procedure": "approval, intake and notify",
+    "assistance": "assistance",
+    "notify": "notify",
+}
+"""The services that declare and read each section this command has no declaration of."""
+
+REFERENCES_NOTE: Final = (
+    'references (`fangpin rules show`): "DOMAIN.md §n" is docs/policy/DOMAIN.md; "000" to '
+    '"003" ("reference 000", "000 plan 3") are the seed policy documents and 〔year〕 numbers '
+    "official documents, both listed with the clauses cited in docs/policy/REFERENCES.md"
+)
 
 app = typer.Typer(no_args_is_help=True, help="Dated ruleset parameters (rulesets/).")
 
@@ -57,19 +71,46 @@ def ruleset_ids(section: Section, province: str | None = None) -> list[str]:
 
 @app.command("list")
 def list_rulesets(directory: Path | None = _DIR_OPTION) -> None:
-    """List each section, its province overrides and the ruleset ids by start date."""
+    """List each section, its province overrides and the ruleset ids by start date.
+
+    A section marked "structure only" is checked here for its files' shape, start dates and
+    references; the names and types of its parameters are declared by the services that read
+    it, which check them when they load the section.
+    """
     root = _root(directory)
+    structure_only: list[str] = []
     for name in sections_in(root):
         try:
             section = _load(name, root)
         except ParameterError as exc:
             typer.echo(f"{name}: INVALID ({exc})")
             continue
-        declared = "" if name in SECTIONS else " (structure only: no declaration loaded)"
-        typer.echo(f"{name}{declared}")
+        if name not in SECTIONS:
+            structure_only.append(name)
+        typer.echo(f"{name}{'' if name in SECTIONS else ' (structure only, see below)'}")
         typer.echo(f"  baseline: {' '.join(ruleset_ids(section))}")
         for code in sorted(section.provinces):
             typer.echo(f"  province {code}: {' '.join(ruleset_ids(section, code))}")
+    for paragraph in (_structure_only_note(structure_only), REFERENCES_NOTE):
+        if paragraph:
+            typer.echo("")
+            typer.echo(textwrap.fill(paragraph, 88))
+
+
+def _structure_only_note(names: list[str]) -> str:
+    """Plain words for "structure only": what was checked here and what the services check."""
+    if not names:
+        return ""
+    readers = "; ".join(
+        f"{name}: {READ_BY.get(name, 'the service that reads it')}" for name in names
+    )
+    return (
+        f"structure only ({', '.join(names)}): these sections' parameter names and types are "
+        f"declared by the services that read them ({readers}), which this command does not "
+        "load. Here (and in `fangpin rules check`) their files are checked for shape, start "
+        "dates and references; each service checks the names and types when it loads the "
+        "section at start."
+    )
 
 
 @app.command("show")

@@ -367,6 +367,34 @@ def _run_workers(
     return sum(value for kind, value in outcomes if kind == "done" and isinstance(value, int))
 
 
+_HEAD_BYTES: Final = 4096
+
+
+def not_json_lines_hint(stream: BinaryIO, name: str) -> str | None:
+    """What to say when the input does not start with a JSON object (a CSV header, a
+    workbook): which format `fangpin screen` reads. The bytes looked at stay in the stream
+    (peeked, or read and sought back); None when it starts like JSON Lines or cannot be
+    looked at without consuming it."""
+    peek = getattr(stream, "peek", None)
+    if peek is not None:
+        head = bytes(peek(1)[:_HEAD_BYTES])
+    elif stream.seekable():
+        where = stream.tell()
+        head = stream.read(_HEAD_BYTES)
+        stream.seek(where)
+    else:
+        return None
+    start = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if not start or start.startswith(b"{"):
+        return None
+    what = "an Excel workbook" if head.startswith(b"PK\x03\x04") else "not JSON Lines"
+    return (
+        f"{name} is {what}: fangpin screen reads JSON Lines, one household record (a JSON "
+        "object) per line; convert a CSV or XLSX file first with "
+        "`fangpin households convert FILE -o FILE.jsonl`"
+    )
+
+
 def _parse_as_of(value: str | None) -> date:
     if value is None:
         from fangpin_cli.today import today  # settings only when the date is not given
@@ -420,9 +448,11 @@ def screen(
     tune_malloc()
     try:
         if file == "-":
+            hint = not_json_lines_hint(sys.stdin.buffer, "standard input")
             rejected = screen_stream(sys.stdin.buffer, sink, ruleset, workers)
         else:
             with Path(file).open("rb") as source:
+                hint = not_json_lines_hint(source, file)
                 rejected = screen_stream(source, sink, ruleset, workers)
         sink.flush()
     except FileNotFoundError:
@@ -432,4 +462,6 @@ def screen(
         # the reader went away (e.g. `| head`): stop quietly, as Unix filters do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(1) from None
+    if hint is not None and rejected:
+        typer.echo(f"fangpin screen: {hint}", err=True)
     raise typer.Exit(1 if rejected else 0)

@@ -14,6 +14,8 @@ from google.protobuf.message import Message
 
 from fangpin.v1 import screening_pb2, screening_pb2_grpc
 from fangpin_cli.endpoints import call, emit_json
+from fangpin_cli.output import JsonFlag, LangOption, decisions_table, emit_rows
+from fangpin_cli.paging import After, AllPages, OldestFirst, follow, limit_option, next_page_hint
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -59,22 +61,40 @@ def decision_dict(message: screening_pb2.Decision, with_trace: bool) -> dict[str
 @app.command("decisions")
 def decisions(
     household_ids: list[str] = typer.Argument(..., help="household id(s)"),
-    limit: int = typer.Option(20, help="decisions per household, newest first (max 1000)"),
+    limit: int = limit_option(20, "per household, newest first"),
+    after: str = After,
+    all_pages: bool = AllPages,
+    oldest_first: bool = OldestFirst,
     trace: bool = typer.Option(False, "--trace", help="include each decision's rule trace"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """A household's decision history, one JSON line per decision, newest first."""
+    """A household's decision history, newest first: a table on a terminal, else one JSON line
+    per decision."""
+    if after and len(household_ids) > 1:
+        raise typer.BadParameter(
+            "a page token continues one household's history: give one HOUSEHOLD_ID",
+            param_hint="--after",
+        )
 
-    async def run(stub: Stub) -> list[screening_pb2.Decision]:
-        found: list[screening_pb2.Decision] = []
+    async def run(stub: Stub) -> list[screening_pb2.ListDecisionsResponse]:
+        replies = []
         for household_id in household_ids:
-            reply = await stub.ListDecisions(
-                screening_pb2.ListDecisionsRequest(household_id=household_id, limit=limit)
+            request = screening_pb2.ListDecisionsRequest(
+                household_id=household_id, limit=limit, oldest_first=oldest_first
             )
-            found.extend(reply.decisions)
-        return found
+            replies.append(
+                await follow(
+                    stub.ListDecisions, request, "decisions", after=after, all_pages=all_pages
+                )
+            )
+        return replies
 
-    for message in call("screening", Stub, run):
-        emit_json(decision_dict(message, trace))
+    replies = call("screening", Stub, run)
+    rows = [decision_dict(message, trace) for reply in replies for message in reply.decisions]
+    emit_rows(rows, as_json=as_json, lang=lang, view=decisions_table, with_names=True)
+    for household_id, reply in zip(household_ids, replies, strict=True):
+        next_page_hint(reply, household_id if len(household_ids) > 1 else "")
 
 
 def _progress(status: screening_pb2.RescreenStatus) -> str:
@@ -132,21 +152,27 @@ def rescreen_status(
 def scale_risk(
     village: str = typer.Option("", help="town or village code prefix (default the county)"),
     active: bool = typer.Option(False, "--active", help="only alerts whose condition holds"),
-    limit: int = typer.Option(100, help="at most this many, newest first (max 1000)"),
+    limit: int = limit_option(100, "newest first"),
+    after: str = After,
+    all_pages: bool = AllPages,
+    oldest_first: bool = OldestFirst,
 ) -> None:
     """Scale-risk alerts sent (规模性返贫风险), one JSON line each."""
+    request = screening_pb2.ListScaleRiskAlertsRequest(
+        village=village, active_only=active, limit=limit, oldest_first=oldest_first
+    )
 
     async def run(stub: Stub) -> screening_pb2.ListScaleRiskAlertsResponse:
-        return await stub.ListScaleRiskAlerts(
-            screening_pb2.ListScaleRiskAlertsRequest(
-                village=village, active_only=active, limit=limit
-            )
+        return await follow(
+            stub.ListScaleRiskAlerts, request, "alerts", after=after, all_pages=all_pages
         )
 
-    for alert in call("screening", Stub, run).alerts:
+    reply = call("screening", Stub, run)
+    for alert in reply.alerts:
         out = _dict(alert)
         out["details"] = json.loads(out.pop("details_json") or "{}")
         emit_json(out)
+    next_page_hint(reply)
 
 
 @elimination_app.command("check")

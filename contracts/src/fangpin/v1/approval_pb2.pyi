@@ -251,6 +251,8 @@ class ListCasesRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
     KIND_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    OLDEST_FIRST_FIELD_NUMBER: _builtins.int
     region: _builtins.str
     """county (6), town (9) or village (12) code"""
     step: _builtins.str
@@ -258,9 +260,13 @@ class ListCasesRequest(_message.Message):
     """default: every status"""
     overdue_only: _builtins.bool
     limit: _builtins.int
-    """default 100, at most 1000"""
+    """page size: default 100, at most 1000"""
     household_id: _builtins.str
     kind: _builtins.str
+    page_token: _builtins.str
+    """the next_page_token of the previous page; empty for the first page"""
+    oldest_first: _builtins.bool
+    """default: newest first (by opened_at, then case_id)"""
     def __init__(
         self,
         *,
@@ -271,10 +277,12 @@ class ListCasesRequest(_message.Message):
         limit: _builtins.int = ...,
         household_id: _builtins.str = ...,
         kind: _builtins.str = ...,
+        page_token: _builtins.str = ...,
+        oldest_first: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "kind", b"kind", "limit", b"limit", "overdue_only", b"overdue_only", "region", b"region", "status", b"status", "step", b"step"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "kind", b"kind", "limit", b"limit", "oldest_first", b"oldest_first", "overdue_only", b"overdue_only", "page_token", b"page_token", "region", b"region", "status", b"status", "step", b"step"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -285,6 +293,9 @@ class ListCasesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CASES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """pass as page_token for the next page; empty on the last page"""
     @_builtins.property
     def cases(self) -> _containers.RepeatedCompositeFieldContainer[Global___Case]:
         """without timeline and measures (GetCase has them)"""
@@ -293,10 +304,11 @@ class ListCasesResponse(_message.Message):
         self,
         *,
         cases: _abc.Iterable[Global___Case] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cases", b"cases"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cases", b"cases", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -560,21 +572,31 @@ class ListRegisterRequest(_message.Message):
     REGION_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    OLDEST_FIRST_FIELD_NUMBER: _builtins.int
     region: _builtins.str
     """county (6), town (9) or village (12) code"""
     status: _builtins.str
     limit: _builtins.int
-    """default 100, at most 1000"""
+    """page size: default 100, at most 1000"""
+    page_token: _builtins.str
+    """the next_page_token of the previous page; empty for the first page"""
+    oldest_first: _builtins.bool
+    """default: the most recently changed first (by updated_at, then household_id); oldest
+    first is the order to follow changes in (an entry changed meanwhile comes again)
+    """
     def __init__(
         self,
         *,
         region: _builtins.str = ...,
         status: _builtins.str = ...,
         limit: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        oldest_first: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "region", b"region", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "oldest_first", b"oldest_first", "page_token", b"page_token", "region", b"region", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -585,16 +607,20 @@ class ListRegisterResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     ENTRIES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """pass as page_token for the next page; empty on the last page"""
     @_builtins.property
     def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___RegisterEntry]: ...
     def __init__(
         self,
         *,
         entries: _abc.Iterable[Global___RegisterEntry] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -507,12 +507,16 @@ class ListMeasuresRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
     OVERDUE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     dept: _builtins.str
     status: _builtins.str
     limit: _builtins.int
+    """page size: default 100, at most 1000 (by measure_id)"""
     household_id: _builtins.str
     overdue: _builtins.bool
     """only measures escalated as overdue and still unanswered"""
+    page_token: _builtins.str
+    """the next_page_token of the previous page; empty for the first page"""
     def __init__(
         self,
         *,
@@ -521,10 +525,11 @@ class ListMeasuresRequest(_message.Message):
         limit: _builtins.int = ...,
         household_id: _builtins.str = ...,
         overdue: _builtins.bool = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["dept", b"dept", "household_id", b"household_id", "limit", b"limit", "overdue", b"overdue", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["dept", b"dept", "household_id", b"household_id", "limit", b"limit", "overdue", b"overdue", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -535,16 +540,20 @@ class ListMeasuresResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     MEASURES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """pass as page_token for the next page; empty on the last page"""
     @_builtins.property
     def measures(self) -> _containers.RepeatedCompositeFieldContainer[Global___Measure]: ...
     def __init__(
         self,
         *,
         measures: _abc.Iterable[Global___Measure] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["measures", b"measures"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["measures", b"measures", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -710,6 +719,7 @@ class ListTasksRequest(_message.Message):
     OVERDUE_FIELD_NUMBER: _builtins.int
     CADRE_ID_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     household_id: _builtins.str
     kind: _builtins.str
     """plan_due | visit | income_collection | measure_replacement"""
@@ -719,6 +729,9 @@ class ListTasksRequest(_message.Message):
     """open and past the due date"""
     cadre_id: _builtins.str
     limit: _builtins.int
+    """page size: default 100, at most 1000 (earliest due first, then task_id)"""
+    page_token: _builtins.str
+    """the next_page_token of the previous page; empty for the first page"""
     def __init__(
         self,
         *,
@@ -728,10 +741,11 @@ class ListTasksRequest(_message.Message):
         overdue: _builtins.bool = ...,
         cadre_id: _builtins.str = ...,
         limit: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadre_id", b"cadre_id", "household_id", b"household_id", "kind", b"kind", "limit", b"limit", "overdue", b"overdue", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cadre_id", b"cadre_id", "household_id", b"household_id", "kind", b"kind", "limit", b"limit", "overdue", b"overdue", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -792,16 +806,20 @@ class ListTasksResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TASKS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """pass as page_token for the next page; empty on the last page"""
     @_builtins.property
     def tasks(self) -> _containers.RepeatedCompositeFieldContainer[Global___Task]: ...
     def __init__(
         self,
         *,
         tasks: _abc.Iterable[Global___Task] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["tasks", b"tasks"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "tasks", b"tasks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

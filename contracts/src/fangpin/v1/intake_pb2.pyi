@@ -204,19 +204,28 @@ class ListCluesRequest(_message.Message):
     HOUSEHOLD_ID_FIELD_NUMBER: _builtins.int
     STATUS_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    OLDEST_FIRST_FIELD_NUMBER: _builtins.int
     household_id: _builtins.str
     status: _builtins.str
     limit: _builtins.int
+    """page size: default 100, at most 1000"""
+    page_token: _builtins.str
+    """the next_page_token of the previous page; empty for the first page"""
+    oldest_first: _builtins.bool
+    """default: newest first (by registered_at, then clue_id)"""
     def __init__(
         self,
         *,
         household_id: _builtins.str = ...,
         status: _builtins.str = ...,
         limit: _builtins.int = ...,
+        page_token: _builtins.str = ...,
+        oldest_first: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "limit", b"limit", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "limit", b"limit", "oldest_first", b"oldest_first", "page_token", b"page_token", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -227,16 +236,20 @@ class ListCluesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     CLUES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """pass as page_token for the next page; empty on the last page"""
     @_builtins.property
     def clues(self) -> _containers.RepeatedCompositeFieldContainer[Global___Clue]: ...
     def __init__(
         self,
         *,
         clues: _abc.Iterable[Global___Clue] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["clues", b"clues"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["clues", b"clues", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -143,16 +143,23 @@ class ListNoticesRequest(_message.Message):
     DEADLINE_KEY_FIELD_NUMBER: _builtins.int
     SOURCE_EVENT_FIELD_NUMBER: _builtins.int
     PHASE_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    OLDEST_FIRST_FIELD_NUMBER: _builtins.int
     recipient: _builtins.str
     household_id: _builtins.str
     kind: _builtins.str
     limit: _builtins.int
+    """page size: default 100, at most 1000"""
     state: _builtins.str
     channel: _builtins.str
     deadline_key: _builtins.str
     source_event: _builtins.str
     phase: _builtins.str
     """before | due | escalation"""
+    page_token: _builtins.str
+    """the next_page_token of the previous page; empty for the first page"""
+    oldest_first: _builtins.bool
+    """default: newest first (by created_at, then notice_id)"""
     def __init__(
         self,
         *,
@@ -165,10 +172,12 @@ class ListNoticesRequest(_message.Message):
         deadline_key: _builtins.str = ...,
         source_event: _builtins.str = ...,
         phase: _builtins.str = ...,
+        page_token: _builtins.str = ...,
+        oldest_first: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "deadline_key", b"deadline_key", "household_id", b"household_id", "kind", b"kind", "limit", b"limit", "phase", b"phase", "recipient", b"recipient", "source_event", b"source_event", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "deadline_key", b"deadline_key", "household_id", b"household_id", "kind", b"kind", "limit", b"limit", "oldest_first", b"oldest_first", "page_token", b"page_token", "phase", b"phase", "recipient", b"recipient", "source_event", b"source_event", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -179,16 +188,20 @@ class ListNoticesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     NOTICES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """pass as page_token for the next page; empty on the last page"""
     @_builtins.property
     def notices(self) -> _containers.RepeatedCompositeFieldContainer[Global___Notice]: ...
     def __init__(
         self,
         *,
         notices: _abc.Iterable[Global___Notice] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["notices", b"notices"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "notices", b"notices"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -368,12 +381,16 @@ class ListSubscriptionsRequest(_message.Message):
     REGION_FIELD_NUMBER: _builtins.int
     INCLUDE_INACTIVE_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     recipient_id: _builtins.str
     role: _builtins.str
     region: _builtins.str
     """subscriptions whose area overlaps this code"""
     include_inactive: _builtins.bool
     limit: _builtins.int
+    """page size: default 100, at most 1000"""
+    page_token: _builtins.str
+    """the next_page_token of the previous page; empty for the first page"""
     def __init__(
         self,
         *,
@@ -382,10 +399,11 @@ class ListSubscriptionsRequest(_message.Message):
         region: _builtins.str = ...,
         include_inactive: _builtins.bool = ...,
         limit: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_inactive", b"include_inactive", "limit", b"limit", "recipient_id", b"recipient_id", "region", b"region", "role", b"role"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["include_inactive", b"include_inactive", "limit", b"limit", "page_token", b"page_token", "recipient_id", b"recipient_id", "region", b"region", "role", b"role"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -396,16 +414,20 @@ class ListSubscriptionsResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SUBSCRIPTIONS_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """pass as page_token for the next page; empty on the last page"""
     @_builtins.property
     def subscriptions(self) -> _containers.RepeatedCompositeFieldContainer[Global___NotifySubscription]: ...
     def __init__(
         self,
         *,
         subscriptions: _abc.Iterable[Global___NotifySubscription] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["subscriptions", b"subscriptions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_page_token", b"next_page_token", "subscriptions", b"subscriptions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -487,6 +509,7 @@ class ListDeadlinesRequest(_message.Message):
     KIND_FIELD_NUMBER: _builtins.int
     REF_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     status: _builtins.str
     household_id: _builtins.str
     region: _builtins.str
@@ -494,6 +517,9 @@ class ListDeadlinesRequest(_message.Message):
     ref: _builtins.str
     """case:<id>, clue:<id>, task:<id>"""
     limit: _builtins.int
+    """page size: default 100, at most 1000 (earliest due first)"""
+    page_token: _builtins.str
+    """the next_page_token of the previous page; empty for the first page"""
     def __init__(
         self,
         *,
@@ -503,10 +529,11 @@ class ListDeadlinesRequest(_message.Message):
         kind: _builtins.str = ...,
         ref: _builtins.str = ...,
         limit: _builtins.int = ...,
+        page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "kind", b"kind", "limit", b"limit", "ref", b"ref", "region", b"region", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["household_id", b"household_id", "kind", b"kind", "limit", b"limit", "page_token", b"page_token", "ref", b"ref", "region", b"region", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -517,16 +544,20 @@ class ListDeadlinesResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     DEADLINES_FIELD_NUMBER: _builtins.int
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    next_page_token: _builtins.str
+    """pass as page_token for the next page; empty on the last page"""
     @_builtins.property
     def deadlines(self) -> _containers.RepeatedCompositeFieldContainer[Global___NotifyDeadline]: ...
     def __init__(
         self,
         *,
         deadlines: _abc.Iterable[Global___NotifyDeadline] | None = ...,
+        next_page_token: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadlines", b"deadlines"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["deadlines", b"deadlines", "next_page_token", b"next_page_token"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -29,6 +29,7 @@ class CaseRow(Base, table=True):
     __table_args__ = (
         # a village's (town's, county's) queue, oldest first, read in index order
         Index("ix_cases_village_queue", "village", "status", "opened_at", "case_id"),
+        Index("ix_cases_opened", "opened_at", "case_id"),  # paging order of every list
         Index("ix_cases_town_queue", "town", "status", "opened_at", "case_id"),
         Index("ix_cases_county_queue", "county", "status", "opened_at", "case_id"),
         Index("ix_cases_household", "household_id", "kind", "status"),
@@ -140,6 +141,7 @@ class RegisterRow(Base, table=True):
     __tablename__ = "register"
     __table_args__ = (
         Index("ix_register_village_status", "village", "status"),
+        Index("ix_register_updated", "updated_at", "household_id"),  # paging order
         Index("ix_register_town_status", "town", "status"),
         Index("ix_register_county_status", "county", "status"),
     )

@@ -47,6 +47,7 @@ from fangpin_approval.domain.ledger import (
 from fangpin_approval.domain.parameters import ProcedureParameters
 from fangpin_approval.domain.procedure import DEFAULT_FLOWS, FlowKind, FlowRegistry, Step
 from fangpin_approval.domain.register import MonitoredHousehold, StatusChange
+from fangpin_kit.paging import Keyset, Page, PageRequest
 
 LEDGER_HEAD_ID = 1
 
@@ -426,21 +427,24 @@ def overdue_on(case: Mapping[str, Any], today: dt.date) -> bool:
 # confirmations (its state is a column) or the measures; JSON decoding dominates a listing.
 _LIST_OMITS = ("household", "params", "green_channel", "measures")
 _LIST_COLUMNS = [c for c in CASES.c if c.name not in _LIST_OMITS]
+# Queues by opening time (the queue indexes end with these two columns), newest first unless
+# asked otherwise; the case id breaks ties.
+CASE_KEYSET = Keyset("approval.cases", CASES.c.opened_at, CASES.c.case_id)
 
 
 async def list_cases(
     session: AsyncSession,
     *,
     today: dt.date,
+    page: PageRequest,
     region: str = "",
     step: str = "",
     status: str = "",
     kind: str = "",
     household_id: str = "",
     overdue_only: bool = False,
-    limit: int = 100,
-) -> list[Row]:
-    """A queue of cases, oldest first (no timelines, no household snapshots)."""
+) -> Page[Row]:
+    """One page of a queue of cases in CASE_KEYSET order (no timelines, no snapshots)."""
     c = CASES.c
     query = sa.select(*_LIST_COLUMNS)
     if region:
@@ -455,8 +459,8 @@ async def list_cases(
         query = query.where(c.household_id == household_id)
     if overdue_only:
         query = query.where(overdue_clause(today))
-    query = query.order_by(c.opened_at, c.case_id).limit(limit)
-    return list(await session.execute(query))
+    rows = list(await session.execute(CASE_KEYSET.apply(query, page)))
+    return CASE_KEYSET.page(rows, page)
 
 
 async def case_row(session: AsyncSession, case_id: str) -> Row | None:
@@ -664,17 +668,23 @@ async def register_history(session: AsyncSession, household_id: str) -> list[Row
     return list(await session.execute(_REGISTER_HISTORY_OF, {"household_id": household_id}))
 
 
+# The register by last change: newest first for cadres, oldest first to follow changes (an
+# entry changed during a walk comes again at the end with its new state, never skipped).
+REGISTER_KEYSET = Keyset("approval.register", REGISTER.c.updated_at, REGISTER.c.household_id)
+
+
 async def list_register(
-    session: AsyncSession, *, region: str = "", status: str = "", limit: int = 100
-) -> list[Row]:
+    session: AsyncSession, *, page: PageRequest, region: str = "", status: str = ""
+) -> Page[Row]:
+    """One page of register entries (without the household snapshot), in REGISTER_KEYSET order."""
     c = REGISTER.c
     query = sa.select(*[col for col in REGISTER.c if col.name != "household"])
     if region:
         query = query.where(region_column(REGISTER, region) == region)
     if status:
         query = query.where(c.status == status)
-    query = query.order_by(c.village, c.household_id).limit(limit)
-    return list(await session.execute(query))
+    rows = list(await session.execute(REGISTER_KEYSET.apply(query, page)))
+    return REGISTER_KEYSET.page(rows, page)
 
 
 class LedgerStore:

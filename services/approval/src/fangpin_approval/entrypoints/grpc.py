@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from fangpin.v1 import approval_pb2, approval_pb2_grpc, common_pb2
 from fangpin_approval.adapters.repository import (
+    CASE_KEYSET,
+    REGISTER_KEYSET,
     RegisterRepository,
     action_values,
     case_row,
@@ -34,10 +36,10 @@ from fangpin_approval.service_layer.handlers import ApprovalContext, NotFound
 from fangpin_kit.clock import china_date
 from fangpin_kit.db import Database
 from fangpin_kit.logging import get_logger
+from fangpin_kit.paging import PagingError
 
 log = get_logger("fangpin.approval.grpc")
 
-MAX_LIMIT = 1000
 T = TypeVar("T")
 
 
@@ -65,12 +67,6 @@ def _choice(value: str, allowed: Sequence[str], path: str) -> str:
     if value and value not in allowed:
         raise FieldError(f"{path}: one of {', '.join(allowed)}, not {value!r}")
     return value
-
-
-def _limit(value: int) -> int:
-    if value < 0:
-        raise FieldError("limit: must not be negative")
-    return min(value or 100, MAX_LIMIT)
 
 
 def _iso(value: dt.date | dt.datetime | None) -> str:
@@ -201,7 +197,7 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
         """Run `call`, turning domain refusals into the documented status codes."""
         try:
             return await call()
-        except FieldError as err:
+        except (FieldError, PagingError) as err:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
         except PermissionDenied as err:
             log.warning("action refused", reason=err.reason)
@@ -279,24 +275,30 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
             _choice(request.step, [s.value for s in Step], "step")
             _choice(request.status, [s.value for s in CaseStatus], "status")
             _choice(request.kind, [k.value for k in FlowKind], "kind")
+            filters = {
+                "region": request.region,
+                "step": request.step,
+                "status": request.status,
+                "kind": request.kind,
+                "household_id": request.household_id,
+                "overdue_only": request.overdue_only,
+            }
+            page = CASE_KEYSET.request(
+                size=request.limit,
+                token=request.page_token,
+                descending=not request.oldest_first,
+                filters=filters,
+                size_field="limit",
+            )
             today = china_date(self.ctx.clock())
             try:
                 async with self.database.sessions() as session:
-                    rows = await list_cases(
-                        session,
-                        today=today,
-                        region=request.region,
-                        step=request.step,
-                        status=request.status,
-                        kind=request.kind,
-                        household_id=request.household_id,
-                        overdue_only=request.overdue_only,
-                        limit=_limit(request.limit),
-                    )
+                    found = await list_cases(session, today=today, page=page, **filters)
             except ValueError as err:
                 raise FieldError(str(err)) from None
             return approval_pb2.ListCasesResponse(
-                cases=[case_message(r._asdict(), today) for r in rows]
+                cases=[case_message(r._asdict(), today) for r in found.rows],
+                next_page_token=found.next_page_token,
             )
 
         return await self._guarded(context, call)
@@ -339,17 +341,23 @@ class ApprovalServicer(approval_pb2_grpc.ApprovalServiceServicer):
     ) -> approval_pb2.ListRegisterResponse:
         async def call() -> approval_pb2.ListRegisterResponse:
             _choice(request.status, [s.value for s in RegisterStatus], "status")
+            filters = {"region": request.region, "status": request.status}
+            page = REGISTER_KEYSET.request(
+                size=request.limit,
+                token=request.page_token,
+                descending=not request.oldest_first,
+                filters=filters,
+                size_field="limit",
+            )
             try:
                 async with self.database.sessions() as session:
-                    rows = await list_register(
-                        session,
-                        region=request.region,
-                        status=request.status,
-                        limit=_limit(request.limit),
-                    )
+                    found = await list_register(session, page=page, **filters)
             except ValueError as err:
                 raise FieldError(str(err)) from None
-            return approval_pb2.ListRegisterResponse(entries=[register_message(r) for r in rows])
+            return approval_pb2.ListRegisterResponse(
+                entries=[register_message(r) for r in found.rows],
+                next_page_token=found.next_page_token,
+            )
 
         return await self._guarded(context, call)
 

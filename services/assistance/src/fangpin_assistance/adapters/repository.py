@@ -36,6 +36,7 @@ from fangpin_assistance.domain.codes import (
 from fangpin_assistance.domain.household import HouseholdSummary, MemberSummary
 from fangpin_assistance.domain.measure import Measure
 from fangpin_assistance.domain.plan import Plan, PlanStatus, Waiver
+from fangpin_kit.paging import Keyset, Page, PageRequest
 
 
 class PlanRepository:
@@ -336,16 +337,23 @@ class FollowUpRepository:
 # -- read side (gRPC queries, the sweep) -----------------------------------------------------
 
 
+# Measures by id; tasks earliest due first, the id breaking ties.
+MEASURE_KEYSET = Keyset("assistance.measures", MeasureRow.measure_id)
+TASK_KEYSET = Keyset("assistance.tasks", TaskRow.due_on, TaskRow.task_id)
+_TASK_SCAN_CHUNK = 1000
+
+
 async def list_measures(
     session: AsyncSession,
     *,
+    page: PageRequest,
     dept: str = "",
     status: str = "",
     household_id: str = "",
     overdue: bool = False,
-    limit: int = 100,
-) -> list[MeasureRow]:
-    query = sa.select(MeasureRow).order_by(MeasureRow.measure_id).limit(limit)
+) -> Page[MeasureRow]:
+    """One page of measures in MEASURE_KEYSET order."""
+    query = sa.select(MeasureRow)
     if dept:
         query = query.where(MeasureRow.department == dept)
     if status:
@@ -357,21 +365,23 @@ async def list_measures(
             MeasureRow.status == MeasureStatus.DISPATCHED.value,
             MeasureRow.escalated_at.is_not(None),
         )
-    return list((await session.execute(query)).scalars())
+    rows = list((await session.execute(MEASURE_KEYSET.apply(query, page))).scalars())
+    return MEASURE_KEYSET.page(rows, page)
 
 
 async def list_tasks(
     session: AsyncSession,
     *,
+    page: PageRequest,
     today: date,
     household_id: str = "",
     kind: str = "",
     status: str = "",
     cadre_id: str = "",
     overdue: bool = False,
-    limit: int = 100,
-) -> list[TaskRow]:
-    query = sa.select(TaskRow).order_by(TaskRow.due_on, TaskRow.task_id)
+) -> Page[TaskRow]:
+    """One page of tasks in TASK_KEYSET order."""
+    query = sa.select(TaskRow)
     if household_id:
         query = query.where(TaskRow.household_id == household_id)
     if kind:
@@ -380,10 +390,24 @@ async def list_tasks(
         query = query.where(TaskRow.status == status)
     if overdue:
         query = query.where(TaskRow.status == "open", TaskRow.due_on < today)
-    rows = list((await session.execute(query)).scalars())
-    if cadre_id:  # assignees is a JSON list: filtered here, portable across stores
-        rows = [row for row in rows if cadre_id in row.assignees]
-    return rows[:limit]
+    if not cadre_id:
+        rows = list((await session.execute(TASK_KEYSET.apply(query, page))).scalars())
+        return TASK_KEYSET.page(rows, page)
+    # assignees is a JSON list: filtered here (portable across stores), scanning in key order
+    # chunk by chunk until the page and one more row are found
+    matched: list[TaskRow] = []
+    scan = page
+    while len(matched) <= page.size:
+        chunk = list(
+            (
+                await session.execute(TASK_KEYSET.apply(query, scan, limit=_TASK_SCAN_CHUNK))
+            ).scalars()
+        )
+        matched.extend(row for row in chunk if cadre_id in row.assignees)
+        if len(chunk) < _TASK_SCAN_CHUNK:
+            break
+        scan = scan.starting_after(TASK_KEYSET.key_of(chunk[-1]))
+    return TASK_KEYSET.page(matched, page)
 
 
 async def plans_to_tick(session: AsyncSession, now: datetime, today: date) -> list[str]:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,6 +15,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from fangpin.v1 import assistance_pb2, assistance_pb2_grpc, common_pb2
 from fangpin_assistance.adapters.orm import TaskRow
 from fangpin_assistance.adapters.repository import (
+    MEASURE_KEYSET,
+    TASK_KEYSET,
     FollowUpRepository,
     PlanRepository,
     counts,
@@ -34,10 +36,9 @@ from fangpin_assistance.domain.plan import (
 from fangpin_assistance.service_layer import handlers
 from fangpin_assistance.service_layer.handlers import AssistanceContext, InvalidInput, NotFound
 from fangpin_kit.db import Database, UnitOfWork
+from fangpin_kit.paging import Keyset, PageRequest, PagingError
 
 T = TypeVar("T")
-DEFAULT_LIMIT = 100
-MAX_LIMIT = 1000
 WRITE_ATTEMPTS = 3
 TASK_KINDS = ("plan_due", "visit", "income_collection", handlers.REPLACEMENT_TASK)
 TASK_STATUSES = (handlers.OPEN, handlers.DONE, handlers.CANCELLED)
@@ -157,18 +158,18 @@ class AssistanceServicer(assistance_pb2_grpc.AssistanceServiceServicer):
         if request.status and request.status not in {s.value for s in MeasureStatus}:
             allowed = ", ".join(s.value for s in MeasureStatus)
             await _invalid(context, f"status: one of {allowed}")
-        limit = await _limit(context, request.limit)
+        filters = {
+            "dept": request.dept,
+            "status": request.status,
+            "household_id": request.household_id,
+            "overdue": request.overdue,
+        }
+        page = await _page(context, MEASURE_KEYSET, request, filters)
         async with self.database.sessions() as session:
-            rows = await list_measures(
-                session,
-                dept=request.dept,
-                status=request.status,
-                household_id=request.household_id,
-                overdue=request.overdue,
-                limit=limit,
-            )
+            found = await list_measures(session, page=page, **filters)
         return assistance_pb2.ListMeasuresResponse(
-            measures=[_measure_message(measure_from_row(row)) for row in rows]
+            measures=[_measure_message(measure_from_row(row)) for row in found.rows],
+            next_page_token=found.next_page_token,
         )
 
     # -- follow-up -------------------------------------------------------------------------
@@ -241,20 +242,21 @@ class AssistanceServicer(assistance_pb2_grpc.AssistanceServiceServicer):
             await _invalid(context, f"kind: one of {', '.join(TASK_KINDS)}")
         if request.status and request.status not in TASK_STATUSES:
             await _invalid(context, f"status: one of {', '.join(TASK_STATUSES)}")
-        limit = await _limit(context, request.limit)
+        filters = {
+            "household_id": request.household_id,
+            "kind": request.kind,
+            "status": request.status,
+            "cadre_id": request.cadre_id,
+            "overdue": request.overdue,
+        }
+        page = await _page(context, TASK_KEYSET, request, filters)
         today = self.ctx.today()
         async with self.database.sessions() as session:
-            rows = await list_tasks(
-                session,
-                today=today,
-                household_id=request.household_id,
-                kind=request.kind,
-                status=request.status,
-                cadre_id=request.cadre_id,
-                overdue=request.overdue,
-                limit=limit,
-            )
-        return assistance_pb2.ListTasksResponse(tasks=[_task_message(r, today) for r in rows])
+            found = await list_tasks(session, page=page, today=today, **filters)
+        return assistance_pb2.ListTasksResponse(
+            tasks=[_task_message(r, today) for r in found.rows],
+            next_page_token=found.next_page_token,
+        )
 
     async def GetStats(
         self, request: common_pb2.StatsRequest, context: grpc.aio.ServicerContext
@@ -434,10 +436,21 @@ async def _date(
         raise
 
 
-async def _limit(context: grpc.aio.ServicerContext, limit: int) -> int:
-    if limit < 0 or limit > MAX_LIMIT:
-        await _invalid(context, f"limit: between 0 (default {DEFAULT_LIMIT}) and {MAX_LIMIT}")
-    return limit or DEFAULT_LIMIT
+async def _page(
+    context: grpc.aio.ServicerContext,
+    keyset: Keyset,
+    request: assistance_pb2.ListMeasuresRequest | assistance_pb2.ListTasksRequest,
+    filters: Mapping[str, Any],
+) -> PageRequest:
+    """The page a list request asks for (`limit` is its size); INVALID_ARGUMENT names a bad
+    size or token."""
+    try:
+        return keyset.request(
+            size=request.limit, token=request.page_token, filters=filters, size_field="limit"
+        )
+    except PagingError as err:
+        await _invalid(context, str(err))
+        raise
 
 
 async def _waivers(

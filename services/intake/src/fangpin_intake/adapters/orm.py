@@ -61,7 +61,10 @@ class ClueRow(Base, table=True):
     """A risk clue (风险线索)."""
 
     __tablename__ = "clues"
-    __table_args__ = (Index("ix_clues_household_kind_status", "household_id", "kind", "status"),)
+    __table_args__ = (
+        Index("ix_clues_household_kind_status", "household_id", "kind", "status"),
+        Index("ix_clues_registered", "registered_at", "clue_id"),  # paging order
+    )
 
     clue_id: str = Field(primary_key=True, max_length=40)
     household_id: str = Field(max_length=32)

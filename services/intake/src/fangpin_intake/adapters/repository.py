@@ -9,6 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from fangpin_intake.adapters.orm import ClueRow, HouseholdRow, MemberRow, WarningRow
 from fangpin_intake.domain.clues import Clue
+from fangpin_kit.paging import Keyset, Page, PageRequest
+
+# Clues by registration time, newest first unless asked otherwise; the id breaks ties.
+CLUE_KEYSET = Keyset("intake.clues", ClueRow.registered_at, ClueRow.clue_id)
 
 
 class HouseholdRepository:
@@ -79,13 +83,16 @@ class ClueRepository:
         """Store changes of a clue loaded through this repository (no extra read)."""
         await self.session.merge(ClueRow(**_clue_fields(clue)))
 
-    async def list(self, household_id: str = "", status: str = "", limit: int = 100) -> list[Clue]:
-        query = sa.select(ClueRow).order_by(ClueRow.registered_at.desc()).limit(limit)
+    async def list(self, page: PageRequest, household_id: str = "", status: str = "") -> Page[Clue]:
+        """One page of clues in CLUE_KEYSET order."""
+        query = sa.select(ClueRow)
         if household_id:
             query = query.where(ClueRow.household_id == household_id)
         if status:
             query = query.where(ClueRow.status == status)
-        return [_to_clue(r) for r in (await self.session.execute(query)).scalars()]
+        rows = list((await self.session.execute(CLUE_KEYSET.apply(query, page))).scalars())
+        found = CLUE_KEYSET.page(rows, page)
+        return Page([_to_clue(r) for r in found.rows], found.next_page_token)
 
 
 class WarningRepository:

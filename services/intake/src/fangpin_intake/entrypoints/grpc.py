@@ -10,12 +10,18 @@ import grpc
 
 from fangpin.v1 import common_pb2, intake_pb2, intake_pb2_grpc
 from fangpin_contracts.household import RecordError
-from fangpin_intake.adapters.repository import ClueRepository, HouseholdRepository, counts
+from fangpin_intake.adapters.repository import (
+    CLUE_KEYSET,
+    ClueRepository,
+    HouseholdRepository,
+    counts,
+)
 from fangpin_intake.domain.clues import CLUE_SOURCES, Clue
 from fangpin_intake.service_layer import handlers
 from fangpin_intake.service_layer.handlers import IntakeContext
 from fangpin_kit.clock import china_date
 from fangpin_kit.db import Database
+from fangpin_kit.paging import PagingError
 
 IMPORT_BATCH = 200
 EXPORT_PAGE = 1000
@@ -133,11 +139,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     async def ListClues(
         self, request: intake_pb2.ListCluesRequest, context: grpc.aio.ServicerContext
     ) -> intake_pb2.ListCluesResponse:
-        async with self.database.sessions() as session:
-            clues = await ClueRepository(session).list(
-                request.household_id, request.status, request.limit or 100
+        try:
+            page = CLUE_KEYSET.request(
+                size=request.limit,
+                token=request.page_token,
+                descending=not request.oldest_first,
+                filters={"household_id": request.household_id, "status": request.status},
+                size_field="limit",
             )
-        return intake_pb2.ListCluesResponse(clues=[_clue_message(c) for c in clues])
+        except PagingError as err:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        async with self.database.sessions() as session:
+            found = await ClueRepository(session).list(page, request.household_id, request.status)
+        return intake_pb2.ListCluesResponse(
+            clues=[_clue_message(c) for c in found.rows], next_page_token=found.next_page_token
+        )
 
     async def GetStats(
         self, request: common_pb2.StatsRequest, context: grpc.aio.ServicerContext

@@ -57,6 +57,7 @@ class NoticeRow(Base, table=True):
     __table_args__ = (
         UniqueConstraint("dedupe_key", "channel", name="uq_notices_dedupe_key_channel"),
         Index("ix_notices_status_next", "status", "next_attempt_at"),
+        Index("ix_notices_created", "created_at", "notice_id"),  # paging order
         Index("ix_notices_recipient_day", "recipient_id", "day"),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from fangpin_kit.paging import Keyset, Page, PageRequest
 from fangpin_notify.adapters.orm import (
     CaseProgressRow,
     DeadlineRow,
@@ -30,6 +31,19 @@ DIGESTED = "digested"
 # Notices that went (or go) out singly: what the digest threshold counts.
 SINGLE_STATES = frozenset(s.value for s in DeliveryStatus)
 NOTICE_STATES = SINGLE_STATES | {HELD, DIGESTED}
+
+# Listing orders: subscriptions by recipient, area and channel (the id, derived from those,
+# breaks ties); notices by creation, newest first unless asked otherwise; deadlines earliest
+# due first.
+SUBSCRIPTION_KEYSET = Keyset(
+    "notify.subscriptions",
+    SubscriptionRow.recipient_id,
+    SubscriptionRow.region,
+    SubscriptionRow.channel,
+    SubscriptionRow.subscription_id,
+)
+NOTICE_KEYSET = Keyset("notify.notices", NoticeRow.created_at, NoticeRow.notice_id)
+DEADLINE_KEYSET = Keyset("notify.deadlines", DeadlineRow.due, DeadlineRow.key)
 
 
 def subscription_id_for(sub: Subscription) -> str:
@@ -108,15 +122,14 @@ class SubscriptionRepository:
     async def list(
         self,
         *,
+        page: PageRequest,
         recipient_id: str = "",
         role: str = "",
         region: str = "",
         include_inactive: bool = False,
-        limit: int = 100,
-    ) -> list[SubscriptionRow]:
-        query = sa.select(SubscriptionRow).order_by(
-            SubscriptionRow.recipient_id, SubscriptionRow.region, SubscriptionRow.channel
-        )
+    ) -> Page[SubscriptionRow]:
+        """One page of subscriptions in SUBSCRIPTION_KEYSET order."""
+        query = sa.select(SubscriptionRow)
         if not include_inactive:
             query = query.where(SubscriptionRow.active.is_(True))  # type: ignore[attr-defined]
         if recipient_id:
@@ -125,7 +138,8 @@ class SubscriptionRepository:
             query = query.where(SubscriptionRow.role == role)
         if region:
             query = query.where(_overlapping(region))
-        return list((await self.session.execute(query.limit(limit))).scalars())
+        rows = list((await self.session.execute(SUBSCRIPTION_KEYSET.apply(query, page))).scalars())
+        return SUBSCRIPTION_KEYSET.page(rows, page)
 
     async def candidates(self, region: str, contact_cadres: Collection[str]) -> list[Subscription]:
         """Active subscriptions that may match an event in `region` (the domain decides)."""
@@ -327,8 +341,14 @@ class NoticeRepository:
         query = sa.select(NoticeRow).where(NoticeRow.status == DeliveryStatus.SENDING.value)
         return list((await self.session.execute(query)).scalars())
 
-    async def list(
+    async def list(self, **filters: str) -> list[NoticeRow]:
+        """The newest notices (the first page of `page`, filters as there)."""
+        first = NOTICE_KEYSET.request(size=0, token="", descending=True)
+        return (await self.page(first, **filters)).rows
+
+    async def page(
         self,
+        page: PageRequest,
         *,
         recipient_id: str = "",
         household_id: str = "",
@@ -338,12 +358,9 @@ class NoticeRepository:
         deadline_key: str = "",
         source_event: str = "",
         phase: str = "",
-        limit: int = 100,
-    ) -> list[NoticeRow]:
-        query = sa.select(NoticeRow).order_by(
-            NoticeRow.created_at.desc(),  # type: ignore[attr-defined]
-            NoticeRow.notice_id,
-        )
+    ) -> Page[NoticeRow]:
+        """One page of notices in NOTICE_KEYSET order."""
+        query = sa.select(NoticeRow)
         for column, value in (
             (NoticeRow.recipient_id, recipient_id),
             (NoticeRow.household_id, household_id),
@@ -356,7 +373,8 @@ class NoticeRepository:
         ):
             if value:
                 query = query.where(column == value)
-        return list((await self.session.execute(query.limit(limit))).scalars())
+        rows = list((await self.session.execute(NOTICE_KEYSET.apply(query, page))).scalars())
+        return NOTICE_KEYSET.page(rows, page)
 
 
 class DeadlineRepository:
@@ -393,14 +411,15 @@ class DeadlineRepository:
     async def list(
         self,
         *,
+        page: PageRequest,
         status: str = "",
         household_id: str = "",
         region: str = "",
         kind: str = "",
         ref: str = "",
-        limit: int = 100,
-    ) -> list[DeadlineRow]:
-        query = sa.select(DeadlineRow).order_by(DeadlineRow.due, DeadlineRow.key)
+    ) -> Page[DeadlineRow]:
+        """One page of deadlines in DEADLINE_KEYSET order."""
+        query = sa.select(DeadlineRow)
         if status:
             query = query.where(DeadlineRow.status == status)
         if household_id:
@@ -411,7 +430,8 @@ class DeadlineRepository:
             query = query.where(DeadlineRow.kind == kind)
         if ref:
             query = query.where(DeadlineRow.ref == ref)
-        return list((await self.session.execute(query.limit(limit))).scalars())
+        rows = list((await self.session.execute(DEADLINE_KEYSET.apply(query, page))).scalars())
+        return DEADLINE_KEYSET.page(rows, page)
 
     async def reminder_counts(self, keys: Collection[str]) -> dict[str, int]:
         """Notifications recorded per deadline (one per recipient and phase)."""

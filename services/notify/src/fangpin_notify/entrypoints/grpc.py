@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -10,9 +11,13 @@ import grpc
 from fangpin.v1 import common_pb2, notify_pb2, notify_pb2_grpc
 from fangpin_kit.db import Database
 from fangpin_kit.masking import mask_phone, mask_text
+from fangpin_kit.paging import Keyset, PageRequest, PagingError
 from fangpin_notify.adapters.orm import DeadlineRow, NoticeRow, SubscriptionRow
 from fangpin_notify.adapters.repository import (
+    DEADLINE_KEYSET,
+    NOTICE_KEYSET,
     NOTICE_STATES,
+    SUBSCRIPTION_KEYSET,
     DeadlineRepository,
     NoticeRepository,
     SubscriptionRepository,
@@ -22,8 +27,6 @@ from fangpin_notify.domain.kinds import ChannelKind, Phase
 from fangpin_notify.domain.subscriptions import InvalidSubscription
 from fangpin_notify.service_layer import handlers
 from fangpin_notify.service_layer.context import NotifyContext
-
-MAX_LIMIT = 1000
 
 
 class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
@@ -81,16 +84,18 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> notify_pb2.ListSubscriptionsResponse:
         if request.region and (not request.region.isdigit() or len(request.region) > 12):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "region: digits of a code")
+        filters = {
+            "recipient_id": request.recipient_id,
+            "role": request.role,
+            "region": request.region,
+            "include_inactive": request.include_inactive,
+        }
+        page = await _page(context, SUBSCRIPTION_KEYSET, request, filters)
         async with self.database.sessions() as session:
-            rows = await SubscriptionRepository(session).list(
-                recipient_id=request.recipient_id,
-                role=request.role,
-                region=request.region,
-                include_inactive=request.include_inactive,
-                limit=await _limit(request.limit, context),
-            )
+            found = await SubscriptionRepository(session).list(page=page, **filters)
         return notify_pb2.ListSubscriptionsResponse(
-            subscriptions=[_subscription_message(r) for r in rows]
+            subscriptions=[_subscription_message(r) for r in found.rows],
+            next_page_token=found.next_page_token,
         )
 
     async def ListNotices(
@@ -105,19 +110,25 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         if request.phase and request.phase not in {p.value for p in Phase}:
             phases = ", ".join(p.value for p in Phase)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"phase: one of {phases}")
+        filters = {
+            "recipient_id": request.recipient,
+            "household_id": request.household_id,
+            "kind": request.kind,
+            "status": request.state,
+            "channel": request.channel,
+            "deadline_key": request.deadline_key,
+            "source_event": request.source_event,
+            "phase": request.phase,
+        }
+        page = await _page(
+            context, NOTICE_KEYSET, request, filters, descending=not request.oldest_first
+        )
         async with self.database.sessions() as session:
-            rows = await NoticeRepository(session).list(
-                recipient_id=request.recipient,
-                household_id=request.household_id,
-                kind=request.kind,
-                status=request.state,
-                channel=request.channel,
-                deadline_key=request.deadline_key,
-                source_event=request.source_event,
-                phase=request.phase,
-                limit=await _limit(request.limit, context),
-            )
-        return notify_pb2.ListNoticesResponse(notices=[_notice_message(r) for r in rows])
+            found = await NoticeRepository(session).page(page, **filters)
+        return notify_pb2.ListNoticesResponse(
+            notices=[_notice_message(r) for r in found.rows],
+            next_page_token=found.next_page_token,
+        )
 
     async def GetNotice(
         self, request: notify_pb2.GetNoticeRequest, context: grpc.aio.ServicerContext
@@ -135,19 +146,21 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> notify_pb2.ListDeadlinesResponse:
         if request.status and request.status not in {"open", "closed"}:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "status: open or closed")
+        filters = {
+            "status": request.status,
+            "household_id": request.household_id,
+            "region": request.region,
+            "kind": request.kind,
+            "ref": request.ref,
+        }
+        page = await _page(context, DEADLINE_KEYSET, request, filters)
         async with self.database.sessions() as session:
             deadlines = DeadlineRepository(session)
-            rows = await deadlines.list(
-                status=request.status,
-                household_id=request.household_id,
-                region=request.region,
-                kind=request.kind,
-                ref=request.ref,
-                limit=await _limit(request.limit, context),
-            )
-            sent = await deadlines.reminder_counts([r.key for r in rows])
+            found = await deadlines.list(page=page, **filters)
+            sent = await deadlines.reminder_counts([r.key for r in found.rows])
         return notify_pb2.ListDeadlinesResponse(
-            deadlines=[_deadline_message(r, sent.get(r.key, 0)) for r in rows]
+            deadlines=[_deadline_message(r, sent.get(r.key, 0)) for r in found.rows],
+            next_page_token=found.next_page_token,
         )
 
     async def GetStats(
@@ -157,10 +170,29 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             return common_pb2.StatsResponse(service="notify", counts=await counts(session))
 
 
-async def _limit(value: int, context: grpc.aio.ServicerContext) -> int:
-    if value < 0 or value > MAX_LIMIT:
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, f"limit: 0..{MAX_LIMIT}")
-    return value or 100
+async def _page(
+    context: grpc.aio.ServicerContext,
+    keyset: Keyset,
+    request: notify_pb2.ListSubscriptionsRequest
+    | notify_pb2.ListNoticesRequest
+    | notify_pb2.ListDeadlinesRequest,
+    filters: Mapping[str, object],
+    *,
+    descending: bool = False,
+) -> PageRequest:
+    """The page a list request asks for (`limit` is its size); INVALID_ARGUMENT names a bad
+    size or token."""
+    try:
+        return keyset.request(
+            size=request.limit,
+            token=request.page_token,
+            descending=descending,
+            filters=filters,
+            size_field="limit",
+        )
+    except PagingError as err:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        raise
 
 
 def _iso(value: datetime | None) -> str:

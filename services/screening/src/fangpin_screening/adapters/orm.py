@@ -25,6 +25,7 @@ class DecisionRow(Base, table=True):
     __table_args__ = (
         # the latest decision of a household: its rows by time, newest last
         Index("ix_decisions_household_latest", "household_id", "decided_at"),
+        Index("ix_decisions_decided", "decided_at", "decision_id"),  # paging order
     )
 
     decision_id: str = Field(primary_key=True, max_length=40)

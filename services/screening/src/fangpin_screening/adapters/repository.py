@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from fangpin_kit.db import Database
+from fangpin_kit.paging import Keyset, Page, PageRequest
 from fangpin_screening.adapters.orm import (
     ClueRecordRow,
     DecisionRow,
@@ -33,6 +34,11 @@ IN_CLAUSE: Final = 500
 def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(ids), IN_CLAUSE):
         yield ids[start : start + IN_CLAUSE]
+
+
+# Decisions and alerts by time, newest first unless asked otherwise; the id breaks ties.
+DECISION_KEYSET = Keyset("screening.decisions", DecisionRow.decided_at, DecisionRow.decision_id)
+ALERT_KEYSET = Keyset("screening.scale_risk_alerts", ScaleAlertRow.sent_at, ScaleAlertRow.alert_id)
 
 
 class DecisionRepository:
@@ -68,15 +74,12 @@ class DecisionRepository:
                     latest[hid] = (at, decision_id, key)
         return {hid: value[2] for hid, value in latest.items()}
 
-    async def history(self, household_id: str, limit: int) -> list[DecisionRow]:
-        """A household's decisions, newest first."""
-        query = (
-            sa.select(DecisionRow)
-            .where(DecisionRow.household_id == household_id)
-            .order_by(DecisionRow.decided_at.desc(), DecisionRow.decision_id.desc())
-            .limit(limit)
-        )
-        return list((await self.session.execute(query)).scalars())
+    async def history(self, household_id: str, page: PageRequest) -> Page[DecisionRow]:
+        """One page of a household's decisions in DECISION_KEYSET order (newest first unless
+        the page asks otherwise)."""
+        query = sa.select(DecisionRow).where(DecisionRow.household_id == household_id)
+        rows = list((await self.session.execute(DECISION_KEYSET.apply(query, page))).scalars())
+        return DECISION_KEYSET.page(rows, page)
 
 
 class SnapshotRepository:
@@ -426,17 +429,17 @@ class ScaleAlertRepository:
             )
         return list((await self.session.execute(query)).scalars())
 
-    async def list(self, village_prefix: str, active_only: bool, limit: int) -> list[ScaleAlertRow]:
-        query = (
-            sa.select(ScaleAlertRow)
-            .order_by(ScaleAlertRow.sent_at.desc(), ScaleAlertRow.alert_id)
-            .limit(limit)
-        )
+    async def list(
+        self, village_prefix: str, active_only: bool, page: PageRequest
+    ) -> Page[ScaleAlertRow]:
+        """One page of alerts in ALERT_KEYSET order."""
+        query = sa.select(ScaleAlertRow)
         if village_prefix:
             query = query.where(ScaleAlertRow.village.startswith(village_prefix))
         if active_only:
             query = query.where(ScaleAlertRow.cleared_on.is_(None))
-        return list((await self.session.execute(query)).scalars())
+        rows = list((await self.session.execute(ALERT_KEYSET.apply(query, page))).scalars())
+        return ALERT_KEYSET.page(rows, page)
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:

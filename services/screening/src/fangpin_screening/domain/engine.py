@@ -10,11 +10,11 @@ from typing import Any, Final
 
 import numpy as np
 
-from fangpin_columnar import join_lines
 from fangpin_contracts.household import Household, RecordError
 from fangpin_kit.parameters import Section
 
 from .codes import CATEGORIES, EXCLUSIONS, REFERRALS, RISK_TYPES
+from .fastpath import join_lines
 from .parameters import ScreeningParameters
 from .population import Population, population_of
 from .rules import RULES, RuleContext, RuleOutcome, evaluate_rules, per_capita_figures
@@ -199,7 +199,8 @@ class BatchDecisions:
 
         Households sharing every discrete value (hits, counts, flags) share one template per
         part of the line, rendered once from `decision(i)` with placeholders, so only the
-        household id and the amounts are formatted per line; C assembles the lines.
+        household id and the amounts are formatted per line; C assembles the lines (Python
+        without the extension, see `fastpath`).
         """
         columns = render_columns(self, self.ruleset.templates, _TEMPLATE_CACHE_LIMIT)
         return join_lines(columns, len(self), order, extra)

@@ -1,14 +1,14 @@
 """A batch of JSON lines as a Population: plainly valid lines straight into columns, the rest
-through the reference decoder (which names the field of each error)."""
+through the reference decoder (which names the field of each error). Without the columnar
+extension (see `fastpath`) every line goes through the reference decoder."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 
-from fangpin_columnar import CheckDigit, ColumnarDecoder, Columns, TextShape
 from fangpin_contracts.household import (
     ID_CHECK_CHARS,
     ID_CHECK_WEIGHTS,
@@ -22,6 +22,7 @@ from fangpin_contracts.household import (
     decode_lines,
 )
 
+from .fastpath import COLUMNAR
 from .population import (
     EMPLOYMENT,
     EVENT_KIND,
@@ -33,6 +34,9 @@ from .population import (
     Population,
     population_of,
 )
+
+if TYPE_CHECKING:
+    from fangpin_columnar import ColumnarDecoder, Columns
 
 SLICE_LINES: Final = 512
 """Lines the reference path decodes and turns into columns at a time (see `_reference`)."""
@@ -66,8 +70,12 @@ _PERSON_KEEP: Final = {
 _EVENT_KEEP: Final = {"kind": EVENT_KIND, "date": None}
 
 
-def _decoder() -> ColumnarDecoder:
-    return ColumnarDecoder(
+def _decoder() -> ColumnarDecoder | None:
+    """The columnar decoder of household lines, None when the extension is not used."""
+    c = COLUMNAR
+    if c is None:
+        return None
+    return c.ColumnarDecoder(
         Household,
         keep={
             **_HOUSEHOLD_KEEP,
@@ -75,15 +83,16 @@ def _decoder() -> ColumnarDecoder:
             **{f"events.{name}": codes for name, codes in _EVENT_KEEP.items()},
         },
         shapes={
-            path: TextShape(shape.chars, shape.low, shape.high, shape.last_only)
+            path: c.TextShape(shape.chars, shape.low, shape.high, shape.last_only)
             for path, shape in TEXT_SHAPES.items()
         },
-        check_digits={"members.id_number": CheckDigit(ID_CHECK_WEIGHTS, ID_CHECK_CHARS)},
+        check_digits={"members.id_number": c.CheckDigit(ID_CHECK_WEIGHTS, ID_CHECK_CHARS)},
     )
 
 
 LINE_DECODER: Final = _decoder()
-"""The columnar decoder of household lines (C): takes the plainly valid ones."""
+"""The columnar decoder of household lines (C): takes the plainly valid ones; None without
+the extension."""
 
 
 def _population(columns: Columns) -> Population:
@@ -126,11 +135,12 @@ def population_of_lines(
 ) -> tuple[Population, list[int], dict[int, RecordError]]:
     """The households of `lines`, the line index of each, and the errors by line index.
 
-    With `columnar` (the default), lines go through the columnar decoder first; the lines it
-    leaves (invalid, or valid in a form it does not take, like an escaped character) go
-    through the reference path, which alone decides what is valid and how errors read.
+    With `columnar` (the default) and the extension there, lines go through the columnar
+    decoder first; the lines it leaves (invalid, or valid in a form it does not take, like an
+    escaped character) go through the reference path, which alone decides what is valid and
+    how errors read.
     """
-    if not columnar:
+    if not columnar or LINE_DECODER is None:
         return _reference(lines)
     columns = LINE_DECODER.decode(lines)
     fast = _population(columns)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 import numpy as np
 
-from fangpin_columnar import Fragments
+from .fastpath import Fragments
 
 if TYPE_CHECKING:
     from .engine import BatchDecisions

@@ -15,9 +15,12 @@ from fangpin_contracts.household import RecordError, decode_household
 from fangpin_kit.clock import china_date
 from fangpin_kit.db import Database
 from fangpin_kit.masking import mask_text
+from fangpin_kit.paging import PagingError
 from fangpin_kit.parameters import ParameterError
 from fangpin_screening.adapters.orm import DecisionRow, RescreenRunRow, ScaleAlertRow
 from fangpin_screening.adapters.repository import (
+    ALERT_KEYSET,
+    DECISION_KEYSET,
     DecisionRepository,
     ScaleAlertRepository,
     counts,
@@ -33,7 +36,6 @@ from fangpin_screening.service_layer.handlers import (
 )
 from fangpin_screening.service_layer.rescreen import Busy, Rescreener
 
-MAX_LIMIT: Final = 1000
 _PROVINCE: Final = re.compile(r"^[0-9]{2}$")
 
 
@@ -49,12 +51,6 @@ def _day(value: str, field: str, default: date) -> date:
         return date.fromisoformat(value)
     except ValueError:
         raise InvalidInput(field, f"{value!r} is not a YYYY-MM-DD date") from None
-
-
-def _limit(value: int, default: int) -> int:
-    if value < 0:
-        raise InvalidInput("limit", "must not be negative")
-    return min(value or default, MAX_LIMIT)
 
 
 def _trace(entries: list[dict[str, Any]]) -> list[screening_pb2.RuleTrace]:
@@ -201,12 +197,21 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
         try:
             if not request.household_id:
                 raise InvalidInput("household_id", "required")
-            limit = _limit(request.limit, 20)
-        except InvalidInput as err:
+            page = DECISION_KEYSET.request(
+                size=request.limit,
+                token=request.page_token,
+                descending=not request.oldest_first,
+                filters={"household_id": request.household_id},
+                default_size=20,
+                size_field="limit",
+            )
+        except (InvalidInput, PagingError) as err:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
         async with self.database.sessions() as session:
-            rows = await DecisionRepository(session).history(request.household_id, limit)
-        return screening_pb2.ListDecisionsResponse(decisions=[_stored(r) for r in rows])
+            found = await DecisionRepository(session).history(request.household_id, page)
+        return screening_pb2.ListDecisionsResponse(
+            decisions=[_stored(r) for r in found.rows], next_page_token=found.next_page_token
+        )
 
     async def GetStats(
         self, request: common_pb2.StatsRequest, context: grpc.aio.ServicerContext
@@ -258,11 +263,19 @@ class ScreeningServicer(screening_pb2_grpc.ScreeningServiceServicer):
         try:
             if request.village and not request.village.isdigit():
                 raise InvalidInput("village", "a region code (digits)")
-            limit = _limit(request.limit, 100)
-        except InvalidInput as err:
+            page = ALERT_KEYSET.request(
+                size=request.limit,
+                token=request.page_token,
+                descending=not request.oldest_first,
+                filters={"village": request.village, "active_only": request.active_only},
+                size_field="limit",
+            )
+        except (InvalidInput, PagingError) as err:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
         async with self.database.sessions() as session:
-            rows = await ScaleAlertRepository(session).list(
-                request.village, request.active_only, limit
+            found = await ScaleAlertRepository(session).list(
+                request.village, request.active_only, page
             )
-        return screening_pb2.ListScaleRiskAlertsResponse(alerts=[_alert_message(r) for r in rows])
+        return screening_pb2.ListScaleRiskAlertsResponse(
+            alerts=[_alert_message(r) for r in found.rows], next_page_token=found.next_page_token
+        )
