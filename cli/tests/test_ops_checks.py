@@ -8,13 +8,13 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from concurrent import futures
 
 import grpc
 import pytest
 
 from fangpin.v1 import approval_pb2, approval_pb2_grpc
 from fangpin_kit.natsserver import free_port
+from fangpin_kit.testing_grpc import binding, serving_in_thread
 
 BROKEN = approval_pb2.AuditVerification(
     ok=False,
@@ -42,15 +42,9 @@ class Ledger(approval_pb2_grpc.ApprovalServiceServicer):
 @pytest.fixture
 def ledger() -> Iterator[tuple[Ledger, str]]:
     servicer = Ledger()
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    approval_pb2_grpc.add_ApprovalServiceServicer_to_server(servicer, server)
-    port = free_port()
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    server.start()
-    try:
-        yield servicer, f"127.0.0.1:{port}"
-    finally:
-        server.stop(grace=None)
+    fake = binding(servicer)
+    with serving_in_thread([fake]) as address:
+        yield servicer, address
 
 
 def audit_verify(address: str) -> subprocess.CompletedProcess[str]:

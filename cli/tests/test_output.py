@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from concurrent import futures
 from datetime import date, datetime
 from typing import Any
 
@@ -32,6 +31,7 @@ from fangpin_cli.ops import import_summary
 from fangpin_cli.output import Labels, local_time
 from fangpin_contracts.subjects import SERVICES
 from fangpin_kit.clock import in_china
+from fangpin_kit.testing_grpc import binding, serving_in_thread
 
 VILLAGE = "652827101001"
 CLUE_DAY = date(2026, 6, 1)
@@ -341,15 +341,12 @@ class Intake(intake_pb2_grpc.IntakeServiceServicer):
 @pytest.fixture
 def servers() -> Iterator[dict[str, str]]:
     """Approval and intake answering from this process; the other services are not there."""
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    approval_pb2_grpc.add_ApprovalServiceServicer_to_server(Approval(), server)
-    intake_pb2_grpc.add_IntakeServiceServicer_to_server(Intake(), server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    target = f"127.0.0.1:{port}"
-    env = {f"FANGPIN_{service.upper()}_ADDR": target for service in SERVICES}
-    yield env
-    server.stop(grace=None)
+    fakes = [
+        binding(Approval()),
+        binding(Intake()),
+    ]
+    with serving_in_thread(fakes) as target:
+        yield {f"FANGPIN_{service.upper()}_ADDR": target for service in SERVICES}
 
 
 def fangpin(env: dict[str, str], *args: str) -> Result:

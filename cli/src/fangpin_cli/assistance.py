@@ -9,15 +9,18 @@ from google.protobuf import json_format
 from google.protobuf.message import Message
 
 from fangpin.v1 import assistance_pb2, assistance_pb2_grpc
-from fangpin_cli.endpoints import call, emit_json
+from fangpin_cli.endpoints import call
 from fangpin_cli.output import (
     JsonFlag,
     LangOption,
+    cadres_view,
     emit_one,
     emit_rows,
+    income_view,
     measures_table,
     plan_view,
     tasks_table,
+    visit_view,
 )
 from fangpin_cli.paging import After, AllPages, follow, limit_option, next_page_hint
 
@@ -151,12 +154,15 @@ def assign_cadre(
     household: str = typer.Option("", "--household", help="that household's plan"),
     region: str = typer.Option("", "--region", help="village/town/county roster for new plans"),
     by: str = typer.Option("", "--by"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """Name a contact cadre (帮扶联系人) of a household, or of every new plan in a region."""
     request = assistance_pb2.AssignContactCadreRequest(
         household_id=household, region=region, cadre_id=cadre_id, by=by
     )
-    emit_json(as_dict(_ask("AssignContactCadre", request)))
+    reply = as_dict(_ask("AssignContactCadre", request))
+    emit_one(reply, as_json=as_json, lang=lang, view=cadres_view, with_names=True)
 
 
 @measures_app.command("list")
@@ -193,12 +199,15 @@ def visit(
     on: str = typer.Option("", "--on", help="YYYY-MM-DD, default today"),
     mode: str = typer.Option("in_person", "--mode", help="in_person | phone | message"),
     note: str = typer.Option("", "--note"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """Record a visit (走访); the household's open visit tasks are done."""
     request = assistance_pb2.RecordVisitRequest(
         household_id=household_id, visited_on=on, cadre_id=cadre, mode=mode, note=note
     )
-    emit_json(as_dict(_ask("RecordVisit", request)))
+    reply = as_dict(_ask("RecordVisit", request))
+    emit_one(reply, as_json=as_json, lang=lang, view=visit_view, with_names=True)
 
 
 @followup_app.command("income")
@@ -213,6 +222,8 @@ def income(
     transfer: float = typer.Option(0.0, "--transfer"),
     production_costs: float = typer.Option(0.0, "--production-costs"),
     method: str = typer.Option("in_person", "--method", help="in_person | phone | proxy"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """Record one period's income (收入采集); screening receives it for the elimination check."""
     request = assistance_pb2.RecordIncomeRequest(
@@ -227,7 +238,8 @@ def income(
         method=method,
         collected_by=by,
     )
-    emit_json(as_dict(_ask("RecordIncome", request)))
+    reply = as_dict(_ask("RecordIncome", request))
+    emit_one(reply, as_json=as_json, lang=lang, view=income_view, with_names=True)
 
 
 @followup_app.command("tasks")

@@ -12,7 +12,7 @@ import typer
 from google.protobuf.json_format import MessageToDict
 
 from fangpin.v1 import approval_pb2, approval_pb2_grpc
-from fangpin_cli.endpoints import call
+from fangpin_cli.endpoints import call, emit_json
 from fangpin_cli.output import (
     JsonFlag,
     LangOption,
@@ -247,8 +247,12 @@ def notice_text(
     village_name: str = typer.Option("本村", help="the village's name as printed"),
     published_on: str = typer.Option("", help="YYYY-MM-DD; default the latest notice"),
     full_names: bool = typer.Option(False, help="print full names (county practice)"),
+    as_json: bool = typer.Option(
+        False, "--json", help="the notice as one JSON line (village, dates, case ids, text)"
+    ),
 ) -> None:
-    """The public notice (公示) text of a village, to post in that village only."""
+    """The public notice (公示) text of a village, to post in that village only: the text
+    itself, ready to print (with `--json`, the notice's record as one JSON line)."""
     request = approval_pb2.ExportNoticeRequest(
         village=village,
         village_name=village_name,
@@ -259,7 +263,11 @@ def notice_text(
     async def run(stub: Stub) -> approval_pb2.NoticeText:
         return await stub.ExportNotice(request)
 
-    typer.echo(call("approval", Stub, run).text)
+    notice = call("approval", Stub, run)
+    if as_json:
+        emit_json(MessageToDict(notice, preserving_proto_field_name=True))
+        return
+    typer.echo(notice.text)
 
 
 # ------------------------------------------------------------------------- actions

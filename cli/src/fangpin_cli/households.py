@@ -26,6 +26,7 @@ from fangpin.v1 import common_pb2, intake_pb2, intake_pb2_grpc
 from fangpin_cli.endpoints import call, emit_json
 from fangpin_cli.exporting import sink_for
 from fangpin_cli.importing import Item, Source, explain, open_source
+from fangpin_cli.output import JsonFlag, LangOption, emit_one, household_view
 from fangpin_cli.paging import After, AllPages, OldestFirst, follow, limit_option, next_page_hint
 from fangpin_cli.progress import progress
 from fangpin_cli.unusable import UnusableInput
@@ -268,14 +269,16 @@ def template(
 
 
 @app.command("show")
-def show(household_id: str) -> None:
-    """Print a household's current record (JSON)."""
+def show(household_id: str, as_json: bool = JsonFlag, lang: str = LangOption) -> None:
+    """A household's current record: its file (members with ID numbers masked, income items
+    in yuan) on a terminal, else the record as one JSON line."""
 
     async def run(stub: intake_pb2_grpc.IntakeServiceStub) -> str:
         reply = await stub.GetHousehold(intake_pb2.GetHouseholdRequest(household_id=household_id))
         return reply.json
 
-    emit_json(json.loads(call("intake", intake_pb2_grpc.IntakeServiceStub, run)))
+    record = json.loads(call("intake", intake_pb2_grpc.IntakeServiceStub, run))
+    emit_one(record, as_json=as_json, lang=lang, view=household_view)
 
 
 @app.command("clues")

@@ -9,7 +9,7 @@ from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message
 
 from fangpin.v1 import notify_pb2, notify_pb2_grpc
-from fangpin_cli.endpoints import call, emit_json
+from fangpin_cli.endpoints import call
 from fangpin_cli.output import (
     JsonFlag,
     LangOption,
@@ -18,7 +18,9 @@ from fangpin_cli.output import (
     emit_rows,
     notice_view,
     notices_table,
+    subscription_view,
     subscriptions_table,
+    unsubscribe_view,
 )
 from fangpin_cli.paging import (
     After,
@@ -51,6 +53,8 @@ def subscribe(
     dept: str = typer.Option("", help="department code (dept_duty only)"),
     kind: list[str] = typer.Option([], "--kind", help="only these kinds (repeatable)"),
     locale: str = typer.Option("", help="zh-CN (default) or en"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """Subscribe a recipient; subscribing again with the same endpoint updates it."""
 
@@ -68,13 +72,16 @@ def subscribe(
             )
         )
 
-    emit_json(_dict(call("notify", Stub, run)))
+    subscription = _dict(call("notify", Stub, run))
+    emit_one(subscription, as_json=as_json, lang=lang, view=subscription_view)
 
 
 @app.command("unsubscribe")
 def unsubscribe(
     subscription_id: str = typer.Argument("", help="the subscription to end"),
     recipient: str = typer.Option("", help="end every subscription of this recipient"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """End one subscription, or all of a recipient's."""
     if not subscription_id and not recipient:
@@ -85,7 +92,8 @@ def unsubscribe(
             notify_pb2.UnsubscribeRequest(subscription_id=subscription_id, recipient_id=recipient)
         )
 
-    emit_json({"removed": call("notify", Stub, run).removed})
+    removed = {"removed": call("notify", Stub, run).removed}
+    emit_one(removed, as_json=as_json, lang=lang, view=unsubscribe_view)
 
 
 @app.command("subscriptions")

@@ -7,6 +7,7 @@ import contextlib
 import json
 import signal
 from pathlib import Path
+from typing import Any
 
 import nats
 import typer
@@ -23,9 +24,9 @@ from fangpin.v1 import (
 )
 from fangpin_cli.bus import nats_url, publish_warnings
 from fangpin_cli.demo import DemoCounty, generate_households, generate_warnings
-from fangpin_cli.endpoints import address, emit_json
+from fangpin_cli.endpoints import address
 from fangpin_cli.launcher import Suite, configure_stores
-from fangpin_cli.output import JsonFlag, LangOption, emit_one, stats_view
+from fangpin_cli.output import JsonFlag, LangOption, dlq_table, emit_one, emit_rows, stats_view
 from fangpin_cli.stores import StoreError, shown
 from fangpin_cli.today import today
 from fangpin_contracts.subjects import SERVICES, dlq_subject, subject
@@ -73,31 +74,35 @@ def dlq(
     service: str = typer.Option("", help="only this service's dead letters"),
     limit: int = typer.Option(100, help="at most this many, oldest first"),
     url: str | None = typer.Option(None, "--nats", help="NATS URL (default: make run's)"),
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """Dead letters (what a service could not process, with the reason), as JSON lines."""
-    emitted = asyncio.run(_read_dlq(nats_url(url), county, service, limit))
-    typer.echo(f"{emitted} dead letter(s)", err=True)
+    """Dead letters (what a service could not process, with the reason): a table on a
+    terminal (service, subject, reason, time in China, deliveries), else JSON lines."""
+    letters = asyncio.run(_read_dlq(nats_url(url), county, service, limit))
+    emit_rows(letters, as_json=as_json, lang=lang, view=dlq_table)
+    typer.echo(f"{len(letters)} dead letter(s)", err=True)
 
 
-async def _read_dlq(url: str, county: str, service: str, limit: int) -> int:
+async def _read_dlq(url: str, county: str, service: str, limit: int) -> list[dict[str, Any]]:
+    """Up to `limit` dead letters, oldest first, as the CloudEvents they were published as."""
     nc = await nats.connect(url, connect_timeout=5)
     js = nc.jetstream()
     filter_subject = dlq_subject(county, service) if service else subject(county, "dlq", ">")
-    emitted = 0
+    letters: list[dict[str, Any]] = []
     try:
         sub = await js.subscribe(filter_subject, ordered_consumer=True)
-        while emitted < limit:
+        while len(letters) < limit:
             try:
                 msg = await sub.next_msg(timeout=1)
             except nats.errors.TimeoutError:
                 break
-            emit_json(json.loads(msg.data))
-            emitted += 1
+            letters.append(json.loads(msg.data))
     except nats.js.errors.NotFoundError:
         pass
     finally:
         await nc.close()
-    return emitted
+    return letters
 
 
 @app.command("stats")

@@ -743,3 +743,341 @@ def stats_view(stats: Row, labels: Labels) -> RenderableType:
             table.add_row(labels.stat(key), f"{value:,}")
         tables.append(table)
     return Group(*tables)
+
+
+# ------------------------------------------------------------- follow-up, cadres, notify
+
+
+def _zh(labels: Labels, zh: str, en: str) -> str:
+    return zh if labels.lang == "zh" else en
+
+
+def _masked(text: Any) -> str:
+    """Free text as shown to people: ID numbers and phone numbers in it masked."""
+    from fangpin_kit.masking import mask_text
+
+    return mask_text(str(text or ""))
+
+
+def visit_view(visit: Row, labels: Labels) -> RenderableType:
+    """`followup visit`: the visit recorded (走访) and the visit tasks it completed."""
+    return _grid(
+        labels,
+        [
+            ("household", _who(labels, visit.get("household_id"))),
+            ("visited_on", str(visit.get("visited_on") or "")),
+            ("cadre_id", str(visit.get("cadre_id") or "")),
+            ("mode", labels.code("visit_mode", visit.get("mode"))),
+            ("closed_tasks", "、".join(visit.get("closed_tasks") or [])),
+        ],
+    )
+
+
+def income_view(income: Row, labels: Labels) -> RenderableType:
+    """`followup income`: one period's income as recorded (收入采集), in yuan."""
+    start, end = income.get("period_start"), income.get("period_end")
+    return _grid(
+        labels,
+        [
+            ("household", _who(labels, income.get("household_id"))),
+            ("period", f"{start} ~ {end}" if start else ""),
+            ("members", str(income.get("members") or "")),
+            ("net", _money(income.get("net", 0.0))),
+            ("per_capita", _money(income.get("per_capita", 0.0))),
+            ("revision", str(income.get("revision") or "")),
+        ],
+    )
+
+
+def cadres_view(reply: Row, labels: Labels) -> RenderableType:
+    """`plan assign-cadre`: the contact cadres (帮扶联系人) now named, and what the plan lacks."""
+    violations = reply.get("violations") or []
+    pairs: list[tuple[str, RenderableType | str]] = [
+        ("household", _who(labels, reply.get("household_id"))),
+        ("region", str(reply.get("region") or "")),
+        ("cadres", "、".join(reply.get("cadres") or [])),
+    ]
+    if violations:
+        pairs.append(("violations", _alert("；".join(map(labels.violation, violations)))))
+    elif reply.get("household_id"):
+        pairs.append(("violations", _zh(labels, "无", "none")))
+    return _grid(labels, pairs)
+
+
+def subscription_view(subscription: Row, labels: Labels) -> RenderableType:
+    """`notify subscribe`: the subscription as stored; an SMS number is shown masked."""
+    address = str(subscription.get("address") or "")
+    if subscription.get("channel") == "sms" and address:
+        from fangpin_kit.masking import mask_phone
+
+        address = mask_phone(address)
+    else:
+        address = _masked(address)
+    kinds = subscription.get("event_kinds") or []
+    return _grid(
+        labels,
+        [
+            ("subscription_id", str(subscription.get("subscription_id") or "")),
+            ("recipient", str(subscription.get("recipient_id") or "")),
+            ("role", labels.code("notify_role", subscription.get("role"))),
+            ("region", str(subscription.get("region") or "")),
+            ("dept", labels.code("department", subscription.get("dept"))),
+            ("channel", labels.code("channel", subscription.get("channel"))),
+            ("address", address),
+            (
+                "event_kinds",
+                labels.codes("notice_kind", kinds) or _zh(labels, "按角色默认", "role defaults"),
+            ),
+            ("locale", str(subscription.get("locale") or "")),
+            ("active", labels.flag(subscription.get("active")) or _zh(labels, "否", "no")),
+            ("created_at", labels.when(subscription.get("created_at"))),
+            ("updated_at", labels.when(subscription.get("updated_at"))),
+        ],
+    )
+
+
+def unsubscribe_view(reply: Row, labels: Labels) -> RenderableType:
+    """`notify unsubscribe`: how many subscriptions ended."""
+    removed = int(reply.get("removed") or 0)
+    return Text(_zh(labels, f"已取消 {removed} 个订阅", f"{removed} subscription(s) removed"))
+
+
+# ---------------------------------------------------------------- scale risk, elimination
+
+_INDICATORS: Mapping[str, tuple[str, str]] = {
+    "unresolved_share": ("未消除风险监测对象占比较高", "share of unresolved monitored households"),
+    "low_mean_income": ("人均纯收入较低", "low mean per-capita income"),
+    "warning_cluster": ("同类预警集中", "cluster of warnings of one kind"),
+}
+
+
+def _indicator_figure(indicator: Any, value: Any) -> str:
+    """A share as a percentage, an income in yuan, a number of warnings as a count."""
+    if value is None or value == "":
+        return ""
+    number = float(value)
+    if indicator == "unresolved_share":
+        return f"{number:.1%}"
+    if indicator == "low_mean_income":
+        return _money(number)
+    return f"{number:,.0f}"
+
+
+def scale_risk_table(alerts: Sequence[Row], labels: Labels) -> RenderableType:
+    """`screening scale-risk`: the scale-risk alerts (规模性返贫风险), newest first."""
+    columns = (
+        "alert_id", "village", "indicator", "warning_kind", "value", "limit",
+        "opened_on", "cleared_on", "ruleset",
+    )  # fmt: skip
+    table = _table(labels, columns)
+    table.columns[2].no_wrap = True  # the indicator's name
+    for alert in alerts:
+        indicator = alert.get("indicator")
+        names = _INDICATORS.get(str(indicator))
+        cleared = str(alert.get("cleared_on") or "")
+        table.add_row(
+            str(alert.get("alert_id") or ""),
+            str(alert.get("village") or ""),
+            (names[0] if labels.lang == "zh" else names[1]) if names else str(indicator or ""),
+            labels.code("warning_kind", alert.get("warning_kind")),
+            _indicator_figure(indicator, alert.get("value")),
+            _indicator_figure(indicator, alert.get("limit")),
+            str(alert.get("opened_on") or ""),
+            cleared or _alert(_zh(labels, "持续中", "still holds")),
+            str(alert.get("ruleset") or ""),
+        )
+    return _count(table, labels, len(alerts))
+
+
+_CHECK_STATUS: Mapping[str, tuple[str, str]] = {
+    "eligible": ("符合风险消除条件，可提名", "eligible: may be nominated"),
+    "not_yet": ("暂不符合风险消除条件", "not yet"),
+    "held": ("标注不消除（兜底保障）", "held (safety net, not eliminated)"),
+    "eliminated": ("风险已消除", "eliminated"),
+}
+
+
+def _listed(labels: Labels, kind: str, codes: Any) -> str:
+    return labels.codes(kind, codes) or _zh(labels, "无", "none")
+
+
+def _elimination_conditions(line: Row, labels: Labels) -> list[tuple[str, bool, str]]:
+    """Each condition of 风险消除 (DOMAIN.md section 4): its name, whether met, its figures."""
+    values = line.get("values") or {}
+    failing = set(line.get("failing") or [])
+    months, required = values.get("stable_months"), values.get("stable_months_required")
+    threshold = _money(values.get("threshold"))
+    if labels.lang == "zh":
+        stable = f"连续 {months} 个月高于监测范围 {threshold} 元（须 {required} 个月）"
+        scope = "仍在监测范围内" if values.get("in_scope") else "已不在监测范围内"
+        remaining = f"仍存在：{_listed(labels, 'risk_type', values.get('remaining_risks'))}"
+        remaining += f"；已落实措施 {values.get('measures_implemented', 0)} 项"
+    else:
+        stable = f"{months} month(s) above {threshold} (needs {required})"
+        scope = "in scope" if values.get("in_scope") else "out of scope"
+        remaining = f"remaining: {_listed(labels, 'risk_type', values.get('remaining_risks'))}"
+        remaining += f"; measures implemented {values.get('measures_implemented', 0)}"
+    return [
+        ("income_not_stable", "income_not_stable" not in failing, stable),
+        ("still_in_scope", "still_in_scope" not in failing, scope),
+        (
+            "guarantees_not_consolidated",
+            "guarantees_not_consolidated" not in failing,
+            _listed(labels, "referral", values.get("failed_guarantees")),
+        ),
+        ("risks_remain", "risks_remain" not in failing, remaining),
+        (
+            "new_risks",
+            "new_risks" not in failing,
+            _listed(labels, "risk_type", values.get("new_risks")),
+        ),
+    ]
+
+
+_CONDITION_NAMES: Mapping[str, tuple[str, str]] = {
+    "income_not_stable": ("收入持续稳定高于监测范围", "income stable above the threshold"),
+    "still_in_scope": ("不在监测范围内", "out of the monitoring scope"),
+    "guarantees_not_consolidated": ("三保障和饮水安全持续巩固", "guarantees consolidated"),
+    "risks_remain": ("已识别风险已消除", "identified risks removed"),
+    "new_risks": ("无新增返贫致贫风险", "no new risk"),
+}
+
+
+def elimination_view(lines: Sequence[Row], labels: Labels) -> RenderableType:
+    """`elimination check`: per household the result, each condition 满足/不满足 with its
+    figures; for an eliminated household whether the risk returned (回退)."""
+    met, unmet = _zh(labels, "满足", "met"), _zh(labels, "不满足", "not met")
+    parts: list[RenderableType] = []
+    for line in lines:
+        if "error" in line:
+            parts.append(
+                _grid(
+                    labels,
+                    [
+                        ("household", _who(labels, line.get("household_id"))),
+                        ("error", _alert(str(line["error"]))),
+                    ],
+                )
+            )
+            continue
+        status = str(line.get("status") or "")
+        names = _CHECK_STATUS.get(status)
+        result = (names[0] if labels.lang == "zh" else names[1]) if names else status
+        values = line.get("values") or {}
+        pairs: list[tuple[str, RenderableType | str]] = [
+            ("household", _who(labels, line.get("household_id"))),
+            ("as_of", str(line.get("as_of") or "")),
+            ("result", _alert(result) if status == "not_yet" else result),
+            ("mode", labels.code("elimination_mode", line.get("mode"))),
+            ("monitoring_status", labels.code("register_status", line.get("monitoring_status"))),
+            ("identified_risks", labels.codes("risk_type", line.get("identified_risks"))),
+            ("eliminated_on", str(line.get("eliminated_on") or "")),
+            ("ruleset", str(line.get("ruleset") or "")),
+        ]
+        income = "；".join(
+            f"{q.get('quarter', '')} {_money(q.get('per_capita', 0.0))}"
+            for q in line.get("income") or []
+        )
+        pairs.append(("income", income))
+        if status == "eliminated":
+            returned = line.get("rollback")
+            reasons = labels.codes("rollback_reason", line.get("rollback_reasons"))
+            shown = _zh(labels, "是：", "yes: ") + reasons if returned else _zh(labels, "否", "no")
+            pairs.append(("rollback", _alert(shown) if returned else shown))
+            quarters = "、".join(values.get("quarters_below") or [])
+            if quarters:
+                pairs.append(("details", _zh(labels, "低于监测范围的季度：", "below: ") + quarters))
+        parts.append(_grid(labels, pairs))
+        if status in ("eligible", "not_yet"):
+            table = _table(labels, ("condition", "met", "values"))
+            for code, ok, figures in _elimination_conditions(line, labels):
+                name = _CONDITION_NAMES[code][0 if labels.lang == "zh" else 1]
+                table.add_row(name, met if ok else _alert(unmet), figures)
+            parts.append(table)
+    return Group(*parts)
+
+
+# ------------------------------------------------------------------------- dead letters
+
+
+def dlq_table(events: Sequence[Row], labels: Labels) -> RenderableType:
+    """`ops dlq`: dead letters (CloudEvents whose data is a `DeadLetter`), oldest first."""
+    columns = ("service", "subject", "reason", "failed_at", "deliveries")
+    table = _table(labels, columns)
+    table.columns[1].no_wrap = True  # a subject is one word
+    for event in events:
+        letter = event.get("data") if isinstance(event.get("data"), Mapping) else {}
+        table.add_row(
+            labels.code("service", letter.get("service")),
+            str(letter.get("original_subject") or ""),
+            _masked(letter.get("reason")),
+            labels.when(letter.get("failed_at") or event.get("time")),
+            str(letter.get("deliveries") or ""),
+        )
+    return _count(table, labels, len(events))
+
+
+# ---------------------------------------------------------------------------- households
+
+_MEMBER_CODES: Mapping[str, str] = {
+    "relation": "relation",
+    "labor_capacity": "labor_capacity",
+    "employment": "employment",
+    "illness": "illness",
+    "school_stage": "school_stage",
+}
+
+
+def household_view(record: Row, labels: Labels) -> RenderableType:
+    """`households show`: a household file (户档案): its members with ID numbers masked, and its
+    income and expense items in yuan."""
+    from fangpin_contracts.household_columns import column_of_path
+    from fangpin_kit.masking import mask_id_number
+
+    region = record.get("region") if isinstance(record.get("region"), Mapping) else {}
+    members = record.get("members") or []
+    head = next((m for m in members if m.get("relation") == "head"), members[0] if members else {})
+    events = "；".join(
+        f"{labels.code('event_kind', e.get('kind'))} {e.get('date', '')}"
+        + (f" {_money(e['loss'])}" if e.get("loss") is not None else "")
+        for e in record.get("events") or []
+    )
+    no = _zh(labels, "否", "no")
+    grid = _grid(
+        labels,
+        [
+            ("household_id", str(record.get("household_id") or "")),
+            ("name", str(head.get("name") or "")),
+            ("village", str(region.get("village") or "")),
+            ("member_count", str(len(members))),
+            ("safety_net", labels.code("safety_net", record.get("safety_net"))),
+            ("formerly_poor", labels.flag(record.get("formerly_poor"))),
+            ("housing_safe", labels.flag(record.get("housing_safe", True)) or _alert(no)),
+            (
+                "drinking_water_safe",
+                labels.flag(record.get("drinking_water_safe", True)) or _alert(no),
+            ),
+            ("events", events),
+        ],
+    )
+    coded = [name for name in _MEMBER_CODES if name != "relation"]
+    people = _table(labels, ("name", "id_number", "relation", "birth_date", *coded))
+    people.title = _zh(labels, "家庭成员", "members")
+    for member in members:
+        people.add_row(
+            str(member.get("name") or ""),
+            mask_id_number(str(member.get("id_number") or "")),
+            labels.code("relation", member.get("relation")),
+            str(member.get("birth_date") or ""),
+            *[labels.code(_MEMBER_CODES[name], member.get(name)) for name in coded],
+        )
+    money = _table(labels, ("item", "amount"))
+    money.title = _zh(labels, "收入和支出（近 12 个月）", "income and expenses (12 months)")
+    money.columns[1].justify = "right"
+    for part in ("income", "expenses"):
+        items = record.get(part) if isinstance(record.get(part), Mapping) else {}
+        for key, amount in items.items():
+            column = column_of_path(f"{part}.{key}")
+            name = column.zh if column and labels.lang == "zh" else f"{part}.{key}"
+            money.add_row(name, _money(amount))
+    return Group(grid, people, money)

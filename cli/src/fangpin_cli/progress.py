@@ -21,6 +21,17 @@ own output is unchanged. Lines the command writes to standard output while the l
 appear above it when standard output is the terminal too; redirected, they go to their file
 untouched. Updates are throttled (at most every `REFRESH_SECONDS`), so calling `advance` once
 per record costs next to nothing.
+
+The environment variable `FANGPIN_PROGRESS` overrides the terminal test: `always` draws the
+line whatever the stream is (tests, or a terminal multiplexer that hides its tty), `never`
+draws nothing; anything else (or unset) is `auto`, the terminal test above. `shows_progress`
+(`fangpin_cli.progress_mode`, which does not import rich) answers the question for commands
+that must decide before doing anything costly.
+
+Commands that follow counts kept elsewhere (a re-screen run on the server) name extra counts
+with `counts=("changed",)` and set them with `track.count("changed", n)`; `set_total` gives
+the total once it is known, and `rebase` starts the rate and time left afresh when the
+counts already held work done before the command started watching.
 """
 
 from __future__ import annotations
@@ -34,6 +45,10 @@ from typing import Final, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, ProgressColumn, Task, TextColumn
 from rich.text import Text
+
+from fangpin_cli.progress_mode import MODE_VARIABLE, shows_progress
+
+__all__ = ["MODE_VARIABLE", "REFRESH_SECONDS", "Tracker", "progress", "shows_progress"]
 
 REFRESH_SECONDS: Final = 0.1
 
@@ -51,6 +66,8 @@ class Tracker:
         self._display = display
         self._task = display.add_task(description, total=total) if display is not None else None
         self._pushed = 0.0
+        self.counts: dict[str, int] = {}
+        self._base: dict[str, float] = {}
 
     def advance(self, done: int = 1, rejected: int = 0) -> None:
         """`done` more records finished, `rejected` of them rejected."""
@@ -62,6 +79,25 @@ class Tracker:
         """Progress toward `total` in the unit of `total` (bytes read, rows read, ...)."""
         self._position = value
         self._maybe_push()
+
+    def count(self, name: str, value: int) -> None:
+        """Set the named extra count (one of the `counts` given to `progress`) to `value`."""
+        self.counts[name] = value
+        self._maybe_push()
+
+    def set_total(self, total: float | None) -> None:
+        """The total, once known (a server counts what it has to do after it starts)."""
+        self.total = total
+        if self._display is not None and self._task is not None:
+            self._display.update(self._task, total=total)
+
+    def rebase(self) -> None:
+        """Count rate and time left from now: what is done so far was done before watching."""
+        completed = self.done if self._position is None else self._position
+        self._base = {"base_records": self.done, "base_completed": completed}
+        if self._display is not None and self._task is not None:
+            self._display.reset(self._task, total=self.total, completed=0)
+        self.push()
 
     def _maybe_push(self) -> None:
         if self._display is None:
@@ -77,30 +113,40 @@ class Tracker:
             return
         completed = self.done if self._position is None else self._position
         self._display.update(
-            self._task, completed=completed, records=self.done, rejected=self.rejected
+            self._task,
+            completed=completed,
+            records=self.done,
+            rejected=self.rejected,
+            **self._base,
+            **self.counts,
         )
 
 
 class _Counts(ProgressColumn):
-    """`12,345 records · 1,234/s · 3 rejected · 0:01:05 left`."""
+    """`12,345 records · 1,234/s · 3 rejected · 0:01:05 left` (extra counts after the rate)."""
 
-    def __init__(self, unit: str, rejects: bool) -> None:
+    def __init__(self, unit: str, rejects: bool, counts: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.unit = unit
         self.rejects = rejects
+        self.counts = counts
 
     def render(self, task: Task) -> Text:
         records = int(task.fields.get("records", 0))
         rejected = int(task.fields.get("rejected", 0))
+        base_records = float(task.fields.get("base_records", 0))
+        base_completed = float(task.fields.get("base_completed", 0))
         elapsed = task.elapsed or 0.0
         parts = [f"{records:,} {self.unit}"]
         if elapsed > 0:
-            parts.append(f"{records / elapsed:,.0f}/s")
+            parts.append(f"{(records - base_records) / elapsed:,.0f}/s")
+        parts += [f"{int(task.fields.get(name, 0)):,} {name}" for name in self.counts]
         if self.rejects or rejected:
             parts.append(f"{rejected:,} rejected")
-        if task.total and task.completed and elapsed > 0:
-            fraction = min(task.completed / task.total, 1.0)
-            left = elapsed * (1 - fraction) / fraction
+        gained = task.completed - base_completed
+        if task.total and gained > 0 and elapsed > 0:
+            remaining = max(task.total - task.completed, 0.0)
+            left = elapsed * remaining / gained
             parts.append(f"{_clock(left)} left")
         text = Text(" · ".join(parts))
         if rejected:
@@ -128,18 +174,22 @@ def progress(
     unit: str = "records",
     rejects: bool = True,
     stream: TextIO | None = None,
+    counts: tuple[str, ...] = (),
+    bar: bool = False,
 ) -> Iterator[Tracker]:
     """A `Tracker` whose counts are drawn on `stream` (default standard error) while the
-    block runs, when that stream is a terminal; silent otherwise. `unit` names what is
-    counted; `rejects=False` leaves the reject count out until there is one."""
+    block runs, when that stream is a terminal (see `shows_progress`); silent otherwise.
+    `unit` names what is counted; `rejects=False` leaves the reject count out until there is
+    one; `counts` names extra counts set with `Tracker.count`; `bar=True` keeps a bar for a
+    total given later with `Tracker.set_total`."""
     out = sys.stderr if stream is None else stream
-    if not _is_terminal(out):
+    if not shows_progress(out):
         yield Tracker(total=total)
         return
     columns: list[ProgressColumn] = [TextColumn("[bold]{task.description}")]
-    if total:
+    if total or bar:
         columns += [BarColumn(bar_width=24), TextColumn("{task.percentage:>3.0f}%")]
-    columns.append(_Counts(unit, rejects))
+    columns.append(_Counts(unit, rejects, counts))
     display = Progress(
         *columns,
         console=Console(file=out),

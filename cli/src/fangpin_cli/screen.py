@@ -11,19 +11,25 @@ import os
 import stat
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import date
 from multiprocessing.connection import Connection, wait
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 import typer
 
+from fangpin_cli.progress_mode import shows_progress
 from fangpin_kit.parameters import ParameterError, load_section
 from fangpin_screening.domain.batch import screen_bytes
 from fangpin_screening.domain.engine import CompiledRuleset, compile_ruleset
 from fangpin_screening.domain.parameters import SCREENING_SECTION
+
+if TYPE_CHECKING:
+    from fangpin_cli.progress import Tracker
 
 BLOCK_BYTES: Final = 2 * 1024 * 1024
 """Input read per chunk; memory stays at a few chunks per worker whatever the input size."""
@@ -192,15 +198,74 @@ def _write_all(fd: int) -> Writer:
     return write
 
 
-def _screen(source: _Input, sink: _Output, ruleset: CompiledRuleset) -> int:
-    """Screen chunks until the input ends; returns the number of rejected lines."""
+def _screen(
+    source: _Input,
+    sink: _Output,
+    ruleset: CompiledRuleset,
+    after_chunk: Callable[[], None] | None = None,
+) -> int:
+    """Screen chunks until the input ends; returns the number of rejected lines.
+
+    `after_chunk` (a progress sample, in this process only) runs after each chunk's output.
+    """
     rejected = 0
     while (chunk := source.next_chunk()) is not None:
         index, lines, first_line = chunk
         result = screen_bytes(lines, first_line, ruleset)
         sink.put(index, result.data)
         rejected += result.rejected
+        if after_chunk is not None:
+            after_chunk()
     return rejected
+
+
+SAMPLE_SECONDS: Final = 0.25
+"""How often the CLI process looks how far its workers have read, when a progress line shows."""
+
+
+class _Watch:
+    """How far the input has been taken, read from what the workers share anyway.
+
+    The file offset of the input's descriptor (one open file shared by every worker) less
+    the carry (bytes read but not yet in a chunk) is the bytes taken; the next line number
+    less one is the lines taken. Sampling costs the CLI process a `lseek` and the workers
+    nothing.
+    """
+
+    def __init__(self, fd: int, slots: ctypes.Array[ctypes.c_longlong], track: Tracker) -> None:
+        self.fd = fd
+        self.slots = slots
+        self.track = track
+
+    def sample(self) -> None:
+        """Push the bytes and lines taken so far to the progress line."""
+        self.track.advance(self.slots[_NEXT_LINE] - 1 - self.track.done)
+        taken = os.lseek(self.fd, 0, os.SEEK_CUR) - self.slots[_CARRY]
+        self.track.position(max(taken, 0))
+        self.track.push()  # both at once (each alone is throttled)
+
+
+@dataclass(frozen=True)
+class ProgressLine:
+    """A progress line for the screen of a regular file of `size` bytes.
+
+    Only made when standard error shows one (`fangpin_cli.progress.shows_progress`); it is
+    drawn once the workers are forked (no display thread is running when they fork).
+    """
+
+    description: str
+    size: int
+
+    @contextmanager
+    def watch(self, fd: int, slots: ctypes.Array[ctypes.c_longlong]) -> Iterator[_Watch]:
+        """Show the line while the block runs; the last sample is drawn at its end."""
+        from fangpin_cli.progress import progress  # rich: only when a line is drawn
+
+        with progress(self.description, total=self.size, unit="households", rejects=False) as track:
+            watch = _Watch(fd, slots, track)
+            watch.sample()
+            yield watch
+            watch.sample()
 
 
 def _worker(source: _Input, sink: _Output, ruleset: CompiledRuleset, report: Connection) -> None:
@@ -274,13 +339,15 @@ def screen_stream(
     ruleset: CompiledRuleset,
     workers: int = 0,
     block_bytes: int = BLOCK_BYTES,
+    show: ProgressLine | None = None,
 ) -> int:
     """Screen `source` into `sink` in input order; returns the number of rejected lines.
 
     An input of one block is screened in this process. A longer one is spread over
     `workers` forked processes (default: one per CPU, at most MAX_WORKERS) that read chunks
     in turn from the input's file descriptor and write their output to the sink's in input
-    order, so no data passes through this process. Memory stays flat.
+    order, so no data passes through this process. Memory stays flat. With `show`, a
+    progress line follows an input longer than a block (on a descriptor).
     """
     count = workers or _default_workers()
     forking = "fork" in multiprocessing.get_all_start_methods()
@@ -297,9 +364,17 @@ def screen_stream(
             context, sink.write if out_fd is None else _write_all(out_fd), chunks.slots
         )
         whole = chunks.start(head)
+        if whole or fd is None:
+            show = None  # one block, or no descriptor to look at: nothing to follow
         if whole or count == 1 or not forking or fd is None or out_fd is None:
-            return _screen(chunks, output, ruleset)
-        return _run_workers(context, chunks, output, ruleset, count)
+            if show is None or fd is None:
+                return _screen(chunks, output, ruleset)
+            with show.watch(fd, chunks.slots) as watch:
+                rejected = _screen(chunks, output, ruleset, watch.sample)
+                watch.track.advance(0, rejected=rejected)
+                return rejected
+        watching = show.watch(fd, chunks.slots) if show is not None and fd is not None else None
+        return _run_workers(context, chunks, output, ruleset, count, watching)
     finally:
         if fd is not None:
             os.close(fd)
@@ -322,9 +397,18 @@ def _read_fd(fd: int) -> Reader:
 
 
 def _run_workers(
-    context: BaseContext, chunks: _Input, output: _Output, ruleset: CompiledRuleset, count: int
+    context: BaseContext,
+    chunks: _Input,
+    output: _Output,
+    ruleset: CompiledRuleset,
+    count: int,
+    watching: AbstractContextManager[_Watch] | None = None,
 ) -> int:
-    """Fork `count` workers, wait for their reports; a failure stops the others."""
+    """Fork `count` workers, wait for their reports; a failure stops the others.
+
+    With `watching`, the progress line starts once every worker is forked and is sampled
+    every SAMPLE_SECONDS while waiting.
+    """
     processes: list[BaseProcess] = []
     reports: dict[Connection, BaseProcess] = {}
     outcomes: list[tuple[str, object]] = []
@@ -338,19 +422,25 @@ def _run_workers(
             send.close()
             processes.append(process)
             reports[receive] = process
-        while reports:
-            for ready in wait(list(reports)):
-                assert isinstance(ready, Connection)
-                process = reports.pop(ready)
-                try:
-                    outcome = ready.recv()
-                except EOFError:  # it died without a word (killed, out of memory)
-                    process.join()
-                    outcome = ("failed", f"worker exited with status {process.exitcode}")
-                ready.close()
-                outcomes.append(outcome)
-                if outcome[0] not in ("done", "aborted"):
-                    output.abort()
+        with watching if watching is not None else nullcontext() as watch:
+            timeout = None if watch is None else SAMPLE_SECONDS
+            while reports:
+                for ready in wait(list(reports), timeout):
+                    assert isinstance(ready, Connection)
+                    process = reports.pop(ready)
+                    try:
+                        outcome = ready.recv()
+                    except EOFError:  # it died without a word (killed, out of memory)
+                        process.join()
+                        outcome = ("failed", f"worker exited with status {process.exitcode}")
+                    ready.close()
+                    outcomes.append(outcome)
+                    if outcome[0] not in ("done", "aborted"):
+                        output.abort()
+                    elif watch is not None and isinstance(outcome[1], int):
+                        watch.track.advance(0, rejected=outcome[1])
+                if watch is not None:
+                    watch.sample()
     finally:
         if reports:  # interrupted: let the others stop at their next chunk or turn
             output.abort()
@@ -393,6 +483,21 @@ def not_json_lines_hint(stream: BinaryIO, name: str) -> str | None:
         "object) per line; convert a CSV or XLSX file first with "
         "`fangpin households convert FILE -o FILE.jsonl`"
     )
+
+
+def _progress_line(source: BinaryIO, name: str, sink: BinaryIO) -> ProgressLine | None:
+    """A progress line when standard error shows one, the input is a regular file (its size
+    known) and standard output is not the terminal (workers write there directly, which
+    would tear the line; the decisions scrolling by show the progress there anyway)."""
+    if not shows_progress():
+        return None
+    out_fd, in_fd = _fileno(sink), _fileno(source)
+    if in_fd is None or (out_fd is not None and os.isatty(out_fd)):
+        return None
+    info = os.fstat(in_fd)
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    return ProgressLine(f"screen {Path(name).name}", info.st_size)
 
 
 def _parse_as_of(value: str | None) -> date:
@@ -453,7 +558,8 @@ def screen(
         else:
             with Path(file).open("rb") as source:
                 hint = not_json_lines_hint(source, file)
-                rejected = screen_stream(source, sink, ruleset, workers)
+                show = _progress_line(source, file, sink)
+                rejected = screen_stream(source, sink, ruleset, workers, show=show)
         sink.flush()
     except FileNotFoundError:
         typer.echo(f"fangpin screen: no such file: {file}", err=True)

@@ -14,8 +14,16 @@ from google.protobuf.message import Message
 
 from fangpin.v1 import screening_pb2, screening_pb2_grpc
 from fangpin_cli.endpoints import call, emit_json
-from fangpin_cli.output import JsonFlag, LangOption, decisions_table, emit_rows
+from fangpin_cli.output import (
+    JsonFlag,
+    LangOption,
+    decisions_table,
+    elimination_view,
+    emit_rows,
+    scale_risk_table,
+)
 from fangpin_cli.paging import After, AllPages, OldestFirst, follow, limit_option, next_page_hint
+from fangpin_cli.progress import Tracker, progress, shows_progress
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -111,24 +119,45 @@ def rescreen(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="follow the run to its end"),
     poll: float = typer.Option(1.0, min=0.05, help="seconds between progress lines"),
 ) -> None:
-    """Re-screen the whole county now; prints progress, then the run (exit 1 if it failed)."""
+    """Re-screen the whole county now; prints progress, then the run (exit 1 if it failed).
+
+    Standard error gets a line when the run starts and one when it ends. On a terminal a live
+    line shows the progress between them (done of total, rate, changed and rejected so far,
+    time left; `fangpin_cli.progress`); elsewhere a line each time the counts change."""
+
+    def show(track: Tracker, status: screening_pb2.RescreenStatus) -> None:
+        if status.total and status.total != track.total:
+            track.set_total(status.total)
+        track.count("changed", status.changed)
+        track.advance(status.done - track.done, status.rejected - track.rejected)
 
     async def run(stub: Stub) -> screening_pb2.RescreenStatus:
         status = await stub.StartRescreen(screening_pb2.StartRescreenRequest(as_of=as_of or ""))
         if not status.started:
             typer.echo(f"already running: {status.run_id}; following it", err=True)
-        last = ""
-        while True:
-            line = _progress(status)
-            if line != last:
-                typer.echo(line, err=True)
+        first = last = _progress(status)
+        typer.echo(first, err=True)
+        if not wait or status.status != "running":
+            return status
+        drawn = shows_progress()
+        description = f"re-screen {status.run_id}"
+        with progress(description, unit="households", counts=("changed",), bar=True) as track:
+            show(track, status)
+            if not status.started:
+                track.rebase()  # the rate counts from now, not from the run's start
+            while status.status == "running":
+                await asyncio.sleep(poll)
+                status = await stub.GetRescreenStatus(
+                    screening_pb2.GetRescreenStatusRequest(run_id=status.run_id)
+                )
+                show(track, status)
+                line = _progress(status)
+                if line != last and not drawn:
+                    typer.echo(line, err=True)
                 last = line
-            if not wait or status.status != "running":
-                return status
-            await asyncio.sleep(poll)
-            status = await stub.GetRescreenStatus(
-                screening_pb2.GetRescreenStatusRequest(run_id=status.run_id)
-            )
+        if drawn and last != first:
+            typer.echo(last, err=True)  # the summary line of the end, below the live line
+        return status
 
     final = call("screening", Stub, run)
     emit_json(run_dict(final))
@@ -156,8 +185,10 @@ def scale_risk(
     after: str = After,
     all_pages: bool = AllPages,
     oldest_first: bool = OldestFirst,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
-    """Scale-risk alerts sent (规模性返贫风险), one JSON line each."""
+    """Scale-risk alerts sent (规模性返贫风险): a table on a terminal, else one JSON line each."""
     request = screening_pb2.ListScaleRiskAlertsRequest(
         village=village, active_only=active, limit=limit, oldest_first=oldest_first
     )
@@ -168,10 +199,12 @@ def scale_risk(
         )
 
     reply = call("screening", Stub, run)
+    alerts = []
     for alert in reply.alerts:
         out = _dict(alert)
         out["details"] = json.loads(out.pop("details_json") or "{}")
-        emit_json(out)
+        alerts.append(out)
+    emit_rows(alerts, as_json=as_json, lang=lang, view=scale_risk_table)
     next_page_hint(reply)
 
 
@@ -179,10 +212,13 @@ def scale_risk(
 def check(
     household_ids: list[str] = typer.Argument(..., help="household id(s)"),
     as_of: str | None = AsOf,
+    as_json: bool = JsonFlag,
+    lang: str = LangOption,
 ) -> None:
     """Whether monitored households may be nominated for risk elimination (eligible, not_yet
     with the failing conditions, held); for eliminated ones, whether the risk returned.
-    One JSON line per household; exit 1 when any could not be checked."""
+    Each condition 满足/不满足 with its figures on a terminal, else one JSON line per household;
+    exit 1 when any could not be checked."""
 
     async def run(stub: Stub) -> list[dict[str, Any]]:
         lines = []
@@ -209,7 +245,6 @@ def check(
         return lines
 
     lines = call("screening", Stub, run)
-    for line in lines:
-        emit_json(line)
+    emit_rows(lines, as_json=as_json, lang=lang, view=elimination_view, with_names=True)
     if any("error" in line for line in lines):
         raise typer.Exit(1)

@@ -3,6 +3,7 @@ notify's migrated store."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -148,6 +149,9 @@ class SMTPEndpoint:
 
 @pytest.fixture
 def smtp_endpoint() -> Iterator[SMTPEndpoint]:
+    # aiosmtpd's server thread logs connection chatter at INFO, sometimes after pytest has
+    # closed the captured stream ("I/O operation on closed file"): keep only its warnings
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     handler = RecordingSMTPHandler()
     port = free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
