@@ -44,7 +44,9 @@ def _pg_admin_url() -> str:
 
 
 def postgres_reason() -> str | None:
-    """None when the test PostgreSQL answers, else why not."""
+    """None when the test PostgreSQL answers, else why not (`FANGPIN_TEST_PG=off`: not asked)."""
+    if _pg_admin_url() == "off":
+        return "PostgreSQL tests switched off (FANGPIN_TEST_PG=off)"
     url = make_url(_pg_admin_url()).set(drivername="postgresql+psycopg")
     try:
         engine = sa.create_engine(url, connect_args={"connect_timeout": 2})
